@@ -1,0 +1,412 @@
+"""The configuration contract: one frozen :class:`Config`, built by :func:`make_config`.
+
+Every value of the reference's ``main/config.py`` lives here, per part (body / hand / face) as
+data. Nothing in this module has side effects: creating a config creates no folders and touches no
+environment variable; the runners create what they write. Whatever needs configuration receives the
+config object explicitly (``get_model(cfg, mode)``, ``NAME(cfg, transform, data_split)``,
+``Trainer(cfg)``, ``Tester(cfg, test_epoch)``).
+
+The command-line flags shared by train, test and demo are defined once in :func:`add_common_args`
+and mapped onto :func:`make_config` overrides by :func:`config_from_args`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import os.path as osp
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping, Sequence
+
+ROOT_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+PARTS = ("body", "hand", "face")
+
+# Dataset class names of the reference (module ``data/NAME/NAME.py``, class ``NAME``).
+DATASET_NAMES = (
+    "Human36M",
+    "MSCOCO",
+    "MPII",
+    "PW3D",
+    "AGORA",
+    "MPI_INF_3DHP",
+    "FreiHAND",
+    "InterHand26M",
+    "FFHQ",
+)
+
+# Named corrections of reference BUGs, switched on with ``--fix NAME``. Faithful behaviour is the
+# default; the README keeps the same table. Each data/model issue adds its names here.
+KNOWN_FIXES: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class PartPreset:
+    """Per-part values of the reference's ``set_args`` (spec 01 1.1) and dataset presets."""
+
+    bbox_3d_size: float  # m, depth range of the heatmap z axis
+    camera_3d_size: float  # m, used by the camera depth formula
+    input_img_shape: tuple[int, int]  # (H_in, W_in) crop pixels
+    output_hm_shape: tuple[int, int, int]  # (D, H, W) heatmap cells
+    lr_dec_epoch: tuple[int, ...]
+    end_epoch: int
+    trainset_3d: tuple[str, ...]
+    trainset_2d: tuple[str, ...]
+    testset: str
+
+
+PART_PRESETS: dict[str, PartPreset] = {
+    "body": PartPreset(
+        bbox_3d_size=2.0,
+        camera_3d_size=2.5,
+        input_img_shape=(256, 192),
+        output_hm_shape=(8, 8, 6),
+        lr_dec_epoch=(4, 6),
+        end_epoch=7,
+        trainset_3d=("Human36M",),
+        trainset_2d=("MSCOCO", "MPII"),
+        testset="PW3D",
+    ),
+    "hand": PartPreset(
+        bbox_3d_size=0.3,
+        camera_3d_size=0.4,
+        input_img_shape=(256, 256),
+        output_hm_shape=(8, 8, 8),
+        lr_dec_epoch=(10, 12),
+        end_epoch=13,
+        trainset_3d=("FreiHAND", "InterHand26M"),
+        trainset_2d=("MSCOCO",),
+        testset="FreiHAND",
+    ),
+    "face": PartPreset(
+        bbox_3d_size=0.3,
+        camera_3d_size=0.4,
+        input_img_shape=(256, 192),
+        output_hm_shape=(8, 8, 6),
+        lr_dec_epoch=(10, 12),
+        end_epoch=13,
+        trainset_3d=(),
+        trainset_2d=("FFHQ", "MSCOCO"),
+        testset="MSCOCO",
+    ),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the argument and the valid values."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of one run. Build it with :func:`make_config`; never mutate it."""
+
+    parts: str
+    # Per-part geometry and schedule (spec 01 1.1).
+    bbox_3d_size: float
+    camera_3d_size: float
+    input_img_shape: tuple[int, int]
+    output_hm_shape: tuple[int, int, int]
+    lr_dec_epoch: tuple[int, ...]
+    end_epoch: int
+    # Data sets (spec 01 1.2); per-part presets, overridable.
+    trainset_3d: tuple[str, ...]
+    trainset_2d: tuple[str, ...]
+    testset: str
+    # Class-level defaults of the reference.
+    resnet_type: int = 50
+    lr: float = 1e-4
+    lr_dec_factor: float = 10.0
+    train_batch_size: int = 48  # per GPU
+    test_batch_size: int = 64  # per GPU
+    num_thread: int = 40  # DataLoader workers
+    focal: tuple[float, float] = (5000.0, 5000.0)  # virtual camera of the crop, px
+    # Devices: CUDA device indices, or () for CPU.
+    gpu_ids: tuple[int, ...] = ()
+    distributed: bool = False  # launched by torchrun; the local rank picks the device
+    continue_train: bool = False
+    # Directories.
+    root_dir: str = ROOT_DIR
+    data_dir: str = osp.join(ROOT_DIR, "data")
+    output_dir: str = osp.join(ROOT_DIR, "output")
+    human_model_path: str = osp.join(ROOT_DIR, "common", "utils", "human_model_files")
+    # Named corrections of reference BUGs (see KNOWN_FIXES).
+    fixes: frozenset[str] = field(default_factory=frozenset)
+
+    # ---- derived values -------------------------------------------------------------------
+    @property
+    def princpt(self) -> tuple[float, float]:
+        """Principal point (cx, cy) of the crop camera = (W_in / 2, H_in / 2), px."""
+        return (self.input_img_shape[1] / 2, self.input_img_shape[0] / 2)
+
+    @property
+    def camera_k(self) -> float:
+        """Depth factor of the camera head: sqrt(fx * fy * camera_3d_size^2 / (H_in * W_in))."""
+        h, w = self.input_img_shape
+        return math.sqrt(self.focal[0] * self.focal[1] * self.camera_3d_size**2 / (h * w))
+
+    @property
+    def num_gpus(self) -> int:
+        """Number of CUDA devices this process drives (0 on CPU, 1 per process under DDP)."""
+        return 1 if self.distributed else len(self.gpu_ids)
+
+    @property
+    def device(self) -> str:
+        """Torch device string of the main device of this process."""
+        if self.distributed:
+            return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if self.gpu_ids else "cpu"
+        return f"cuda:{self.gpu_ids[0]}" if self.gpu_ids else "cpu"
+
+    @property
+    def batch_multiplier(self) -> int:
+        """Factor applied to the per-GPU batch sizes (the reference: the number of GPUs)."""
+        return max(1, self.num_gpus)
+
+    @property
+    def model_dir(self) -> str:
+        return osp.join(self.output_dir, "model_dump")
+
+    @property
+    def vis_dir(self) -> str:
+        return osp.join(self.output_dir, "vis")
+
+    @property
+    def log_dir(self) -> str:
+        return osp.join(self.output_dir, "log")
+
+    @property
+    def result_dir(self) -> str:
+        return osp.join(self.output_dir, "result")
+
+    def has_fix(self, name: str) -> bool:
+        """Whether the correction ``name`` of a reference BUG is switched on."""
+        if name not in KNOWN_FIXES:
+            raise KeyError(f"unknown fix name {name!r}; known: {', '.join(sorted(KNOWN_FIXES))}")
+        return name in self.fixes
+
+
+def _check_dataset_names(arg: str, names: Sequence[str]) -> tuple[str, ...]:
+    for name in names:
+        if name not in DATASET_NAMES:
+            raise ConfigError(
+                f"{arg}: unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)}"
+            )
+    return tuple(names)
+
+
+def make_config(parts: str, **overrides: Any) -> Config:
+    """Build the configuration of ``parts`` ('body', 'hand' or 'face').
+
+    Args:
+        parts: which network to build and which presets to use.
+        **overrides: any :class:`Config` field, e.g. ``trainset_2d=()``, ``gpu_ids=(0, 1)``,
+            ``fixes={'masked_loss_mean'}``, ``output_dir='/tmp/out'``.
+
+    Returns:
+        A frozen :class:`Config`.
+
+    Raises:
+        ConfigError: unknown part, field, dataset name or fix name, or an invalid value.
+    """
+    if parts not in PART_PRESETS:
+        raise ConfigError(f"--parts: unknown part {parts!r}; valid values: {', '.join(PARTS)}")
+    known = {f.name for f in fields(Config)} - {"parts"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"make_config: unknown setting(s) {', '.join(unknown)}")
+    preset = PART_PRESETS[parts]
+    values: dict[str, Any] = {f.name: getattr(preset, f.name) for f in fields(PartPreset)}
+    values.update(overrides)
+    values["trainset_3d"] = _check_dataset_names("--trainset_3d", values["trainset_3d"])
+    values["trainset_2d"] = _check_dataset_names("--trainset_2d", values["trainset_2d"])
+    if values["testset"] not in DATASET_NAMES:
+        raise ConfigError(
+            f"--testset: unknown dataset {values['testset']!r}; valid names: "
+            f"{', '.join(DATASET_NAMES)}"
+        )
+    fixes = frozenset(values.get("fixes", frozenset()))
+    bad = sorted(fixes - set(KNOWN_FIXES))
+    if bad:
+        raise ConfigError(
+            f"--fix: unknown name(s) {', '.join(bad)}; valid names: {', '.join(sorted(KNOWN_FIXES))}"
+        )
+    values["fixes"] = fixes
+    for name in ("gpu_ids", "input_img_shape", "output_hm_shape", "lr_dec_epoch", "focal"):
+        if name in values:
+            values[name] = tuple(values[name])
+    for name in ("train_batch_size", "test_batch_size"):
+        if name in values and int(values[name]) < 1:
+            raise ConfigError(f"--{name}: expected a positive integer, got {values[name]}")
+    if "num_thread" in values and int(values["num_thread"]) < 0:
+        raise ConfigError(f"--num_thread: expected an integer >= 0, got {values['num_thread']}")
+    return Config(parts=parts, **values)
+
+
+# ---- command line --------------------------------------------------------------------------
+
+
+def parse_gpu_ids(text: str | None, cuda_count: int, distributed: bool = False) -> tuple[int, ...]:
+    """Parse ``--gpu``: ``'0-3'``, ``'0,1,2,3'``, ``'0'``, ``'cpu'`` or None (automatic).
+
+    Args:
+        text: the flag's value, or None when the flag was not given.
+        cuda_count: number of visible CUDA devices.
+        distributed: launched by torchrun (then ``--gpu`` is refused; the local rank decides).
+
+    Returns:
+        CUDA device indices; () means CPU. None gives (0,) if CUDA exists, else ().
+
+    Raises:
+        ConfigError: malformed value, a device that does not exist, or ``--gpu`` under torchrun.
+    """
+    if distributed:
+        if text is not None:
+            raise ConfigError(
+                "--gpu: not allowed under torchrun; each process uses the device of its "
+                "LOCAL_RANK (set CUDA_VISIBLE_DEVICES to choose the GPUs)"
+            )
+        return (0,) if cuda_count > 0 else ()
+    if text is None:
+        return (0,) if cuda_count > 0 else ()
+    value = text.strip().lower()
+    if value == "cpu":
+        return ()
+    try:
+        if "-" in value:
+            first, last = (int(v) for v in value.split("-"))
+            if last < first:
+                raise ValueError
+            ids = tuple(range(first, last + 1))
+        else:
+            ids = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"--gpu: cannot parse {text!r}; expected 'cpu', one index ('0'), a range ('0-3') "
+            "or a list ('0,1,2,3')"
+        ) from None
+    if len(set(ids)) != len(ids) or any(i < 0 for i in ids):
+        raise ConfigError(f"--gpu: {text!r} repeats an index or has a negative one")
+    if cuda_count == 0:
+        raise ConfigError("--gpu: no CUDA device; use --gpu cpu")
+    missing = [i for i in ids if i >= cuda_count]
+    if missing:
+        raise ConfigError(
+            f"--gpu: device(s) {missing} do not exist; {cuda_count} CUDA device(s) visible "
+            f"(valid indices 0-{cuda_count - 1})"
+        )
+    return ids
+
+
+def _dataset_list(text: str) -> tuple[str, ...]:
+    text = text.strip()
+    if text.lower() in ("", "none"):
+        return ()
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def add_common_args(parser: argparse.ArgumentParser, with_parts: bool = True) -> None:
+    """Add the flags shared by train, test and demo scripts to ``parser``."""
+    if with_parts:
+        parser.add_argument("--parts", required=True, help="body, hand or face")
+    parser.add_argument(
+        "--gpu",
+        dest="gpu",
+        default=None,
+        help="'0-3', '0,1,2,3', '0' or 'cpu' (default: CUDA device 0 if present, else CPU)",
+    )
+    parser.add_argument("--human_model_path", default=None, help="folder of SMPL/MANO/FLAME files")
+    parser.add_argument("--data_dir", default=None, help="folder holding the data sets")
+    parser.add_argument("--output_dir", default=None, help="folder for logs, snapshots, results")
+    parser.add_argument(
+        "--fix",
+        dest="fixes",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch on a named correction of a reference bug (repeatable; see README)",
+    )
+
+
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    """Add the data set and loader flags of train and test."""
+    parser.add_argument("--trainset_3d", default=None, help="comma-separated names, or 'none'")
+    parser.add_argument("--trainset_2d", default=None, help="comma-separated names, or 'none'")
+    parser.add_argument("--testset", default=None, help="dataset name")
+    parser.add_argument("--train_batch_size", type=int, default=None, help="per GPU")
+    parser.add_argument("--test_batch_size", type=int, default=None, help="per GPU")
+    parser.add_argument("--num_thread", type=int, default=None, help="DataLoader workers")
+    parser.add_argument("--end_epoch", type=int, default=None)
+
+
+def in_torchrun(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process was started by torchrun (it sets LOCAL_RANK and WORLD_SIZE)."""
+    env = os.environ if environ is None else environ
+    return "LOCAL_RANK" in env and "WORLD_SIZE" in env
+
+
+def config_from_args(
+    args: argparse.Namespace,
+    parts: str | None = None,
+    cuda_count: int | None = None,
+    **extra: Any,
+) -> Config:
+    """Map parsed command-line flags onto :func:`make_config` overrides.
+
+    Args:
+        args: the namespace of a parser built with :func:`add_common_args` (and optionally
+            :func:`add_data_args`).
+        parts: the part when the script fixes it (demos); else ``args.parts``.
+        cuda_count: visible CUDA devices (default: ask torch).
+        **extra: further overrides chosen by the script.
+    """
+    if cuda_count is None:
+        import torch
+
+        cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    distributed = in_torchrun()
+    overrides: dict[str, Any] = {
+        "gpu_ids": parse_gpu_ids(getattr(args, "gpu", None), cuda_count, distributed),
+        "distributed": distributed,
+        "fixes": frozenset(getattr(args, "fixes", None) or ()),
+    }
+    for name in ("human_model_path", "data_dir", "output_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = osp.abspath(value)
+    for name in ("trainset_3d", "trainset_2d"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = _dataset_list(value)
+    if getattr(args, "testset", None) is not None:
+        overrides["testset"] = args.testset.strip()
+    for name in ("train_batch_size", "test_batch_size", "num_thread", "end_epoch"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    overrides.update(extra)
+    return make_config(parts if parts is not None else args.parts, **overrides)
+
+
+def with_overrides(cfg: Config, **changes: Any) -> Config:
+    """A copy of ``cfg`` with some fields changed and validated again."""
+    values = {f.name: getattr(cfg, f.name) for f in fields(Config) if f.name != "parts"}
+    values.update(changes)
+    return make_config(cfg.parts, **values)
+
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DATASET_NAMES",
+    "KNOWN_FIXES",
+    "PARTS",
+    "PART_PRESETS",
+    "ROOT_DIR",
+    "add_common_args",
+    "add_data_args",
+    "config_from_args",
+    "in_torchrun",
+    "make_config",
+    "parse_gpu_ids",
+    "with_overrides",
+]

@@ -1,0 +1,30 @@
+"""Session-scoped fixtures shared by the whole suite.
+
+Everything is built once per test session in temporary folders; nothing in the suite writes into
+``common/utils/human_model_files/``, ``data/`` or ``output/``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Headless rendering on CPU unless the caller chose a platform.
+os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+
+
+@pytest.fixture(scope="session")
+def standin_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Stand-in SMPL/MANO/FLAME files in the official layout (chumpy-style pickles)."""
+    from tool.make_standin_models import make_standin_models
+
+    out = tmp_path_factory.mktemp("human_model_files")
+    make_standin_models(str(out))
+    return out
