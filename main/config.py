@@ -132,6 +132,11 @@ class Config:
     human_model_path: str = osp.join(ROOT_DIR, "common", "utils", "human_model_files")
     # Named corrections of reference BUGs (see KNOWN_FIXES).
     fixes: frozenset[str] = field(default_factory=frozenset)
+    # Model initialisation and snapshot loading.
+    imagenet_weights: str = "IMAGENET1K_V2"  # torchvision weights enum name of the backbone
+    no_imagenet: bool = False  # train from the constructor's init (offline use)
+    backbone_weights: str | None = None  # local ImageNet state dict for the backbone (offline)
+    non_strict: bool = False  # load snapshots whose keys differ, reporting them as a warning
 
     # ---- derived values -------------------------------------------------------------------
     @property
@@ -338,6 +343,28 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end_epoch", type=int, default=None)
 
 
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """Add the backbone initialisation and snapshot-loading flags."""
+    parser.add_argument(
+        "--imagenet_weights",
+        default=None,
+        choices=("IMAGENET1K_V1", "IMAGENET1K_V2"),
+        help="torchvision ImageNet weights of the backbone for training (default V2, as the "
+        "reference; the released snapshots were presumably trained from V1)",
+    )
+    parser.add_argument(
+        "--no_imagenet", action="store_true", help="do not load ImageNet weights (offline)"
+    )
+    parser.add_argument(
+        "--backbone_weights", default=None, metavar="PATH", help="local ImageNet state dict"
+    )
+    parser.add_argument(
+        "--non_strict",
+        action="store_true",
+        help="load a snapshot whose keys differ from the model, reporting them as a warning",
+    )
+
+
 def in_torchrun(environ: Mapping[str, str] | None = None) -> bool:
     """Whether this process was started by torchrun (it sets LOCAL_RANK and WORLD_SIZE)."""
     env = os.environ if environ is None else environ
@@ -379,10 +406,16 @@ def config_from_args(
             overrides[name] = _dataset_list(value)
     if getattr(args, "testset", None) is not None:
         overrides["testset"] = args.testset.strip()
-    for name in ("train_batch_size", "test_batch_size", "num_thread", "end_epoch"):
+    for name in ("train_batch_size", "test_batch_size", "num_thread", "end_epoch",
+                 "imagenet_weights"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
+    if getattr(args, "backbone_weights", None) is not None:
+        overrides["backbone_weights"] = osp.abspath(args.backbone_weights)
+    for name in ("no_imagenet", "non_strict"):
+        if getattr(args, name, False):
+            overrides[name] = True
     overrides.update(extra)
     return make_config(parts if parts is not None else args.parts, **overrides)
 
@@ -404,6 +437,7 @@ __all__ = [
     "ROOT_DIR",
     "add_common_args",
     "add_data_args",
+    "add_model_args",
     "config_from_args",
     "in_torchrun",
     "make_config",
