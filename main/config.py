@@ -23,6 +23,8 @@ ROOT_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 PARTS = ("body", "hand", "face")
 
+AMP_MODES = ("none", "bf16")
+
 # Dataset class names of the reference (module ``data/NAME/NAME.py``, class ``NAME``).
 DATASET_NAMES = (
     "Human36M",
@@ -137,6 +139,13 @@ class Config:
     no_imagenet: bool = False  # train from the constructor's init (offline use)
     backbone_weights: str | None = None  # local ImageNet state dict for the backbone (offline)
     non_strict: bool = False  # load snapshots whose keys differ, reporting them as a warning
+    # Runners (train/test).
+    amp: str = "none"  # 'none' (fp32, faithful) or 'bf16' autocast
+    channels_last: bool = False  # channels-last memory format for the convolutions
+    snapshot: str | None = None  # start training from this file instead of model_dir's newest
+    reset_epoch: bool = False  # with `snapshot`: start at epoch 0 with a fresh optimizer
+    seed: int | None = None  # seed torch, numpy and random (the original sets none)
+    max_itr_per_epoch: int | None = None  # stop each epoch early (smoke runs, quick start)
 
     # ---- derived values -------------------------------------------------------------------
     @property
@@ -153,7 +162,9 @@ class Config:
     @property
     def num_gpus(self) -> int:
         """Number of CUDA devices this process drives (0 on CPU, 1 per process under DDP)."""
-        return 1 if self.distributed else len(self.gpu_ids)
+        if self.distributed:
+            return 1 if self.gpu_ids else 0
+        return len(self.gpu_ids)
 
     @property
     def device(self) -> str:
@@ -242,6 +253,10 @@ def make_config(parts: str, **overrides: Any) -> Config:
     for name in ("train_batch_size", "test_batch_size"):
         if name in values and int(values[name]) < 1:
             raise ConfigError(f"--{name}: expected a positive integer, got {values[name]}")
+    if values.get("amp", "none") not in AMP_MODES:
+        raise ConfigError(
+            f"--amp: unknown mode {values['amp']!r}; valid values: {', '.join(AMP_MODES)}"
+        )
     if "num_thread" in values and int(values["num_thread"]) < 0:
         raise ConfigError(f"--num_thread: expected an integer >= 0, got {values['num_thread']}")
     return Config(parts=parts, **values)
@@ -365,6 +380,13 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """Add the speed and reproducibility flags of train and test."""
+    parser.add_argument("--amp", default=None, choices=AMP_MODES, help="mixed precision")
+    parser.add_argument("--channels_last", action="store_true", help="channels-last convolutions")
+    parser.add_argument("--seed", type=int, default=None, help="seed torch, numpy and random")
+
+
 def in_torchrun(environ: Mapping[str, str] | None = None) -> bool:
     """Whether this process was started by torchrun (it sets LOCAL_RANK and WORLD_SIZE)."""
     env = os.environ if environ is None else environ
@@ -406,14 +428,21 @@ def config_from_args(
             overrides[name] = _dataset_list(value)
     if getattr(args, "testset", None) is not None:
         overrides["testset"] = args.testset.strip()
-    for name in ("train_batch_size", "test_batch_size", "num_thread", "end_epoch",
-                 "imagenet_weights"):
+    for name in (
+        "train_batch_size",
+        "test_batch_size",
+        "num_thread",
+        "end_epoch",
+        "imagenet_weights",
+        "amp",
+        "seed",
+    ):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
     if getattr(args, "backbone_weights", None) is not None:
         overrides["backbone_weights"] = osp.abspath(args.backbone_weights)
-    for name in ("no_imagenet", "non_strict"):
+    for name in ("no_imagenet", "non_strict", "channels_last"):
         if getattr(args, name, False):
             overrides[name] = True
     overrides.update(extra)
@@ -438,6 +467,7 @@ __all__ = [
     "add_common_args",
     "add_data_args",
     "add_model_args",
+    "add_runner_args",
     "config_from_args",
     "in_torchrun",
     "make_config",

@@ -46,7 +46,9 @@ def main() -> int:
         return 1
     lit = int((color.max(axis=2) > 0).sum())
     if color.shape != (64, 64, 3) or lit < 200 or lit > 64 * 64 - 200:
-        print(f"headless rendering FAILED: {lit} lit pixels in a {color.shape} image", file=sys.stderr)
+        print(
+            f"headless rendering FAILED: {lit} lit pixels in a {color.shape} image", file=sys.stderr
+        )
         return 1
     print(f"headless rendering OK ({platform}): {lit} of 4096 pixels covered")
     return 0
