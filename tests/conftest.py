@@ -28,3 +28,23 @@ def standin_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("human_model_files")
     make_standin_models(str(out))
     return out
+
+
+@pytest.fixture(scope="session")
+def standin_model_dir_numpy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same stand-ins as cleaned pickles of plain NumPy arrays (readable by smplx itself)."""
+    from tool.make_standin_models import make_standin_models
+
+    out = tmp_path_factory.mktemp("human_model_files_numpy")
+    make_standin_models(str(out), variant="numpy")
+    return out
+
+
+@pytest.fixture(scope="session")
+def fixture_data_dir(tmp_path_factory: pytest.TempPathFactory, standin_model_dir: Path) -> Path:
+    """Fixture data sets in their real layouts (``tool/make_fixtures.py``), all writers."""
+    from tool.make_fixtures import make_fixtures
+
+    out = tmp_path_factory.mktemp("data")
+    make_fixtures(str(out), str(standin_model_dir))
+    return out
