@@ -25,6 +25,10 @@ PARTS = ("body", "hand", "face")
 
 AMP_MODES = ("none", "bf16")
 
+# AGORA (spec 02 14): 4K per-person crops or 1280 x 720 frames; official test set or validation.
+AGORA_RESOLUTIONS = ("4k", "720p")
+AGORA_TEST_SPLITS = ("test", "validation")
+
 # Dataset class names of the reference (module ``data/NAME/NAME.py``, class ``NAME``).
 DATASET_NAMES = (
     "Human36M",
@@ -40,7 +44,10 @@ DATASET_NAMES = (
 
 # Named corrections of reference BUGs, switched on with ``--fix NAME``. Faithful behaviour is the
 # default; the README keeps the same table. Each data/model issue adds its names here.
-KNOWN_FIXES: dict[str, str] = {}
+KNOWN_FIXES: dict[str, str] = {
+    "agora_person_id": "AGORA result files: name each person by the annotation's person_id instead "
+    "of numbering the persons of an image in evaluation order (spec 02 B3)",
+}
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,12 @@ class Config:
     trainset_3d: tuple[str, ...]
     trainset_2d: tuple[str, ...]
     testset: str
+    # AGORA (spec 02 14; hard-coded in the reference's constructor).
+    agora_resolution: str = "4k"  # '4k' (pre-cropped persons of the 4K frames) or '720p'
+    agora_test_split: str = "test"  # split 'test' reads: 'test' (official) or 'validation'
+    # InterHand2.6M evaluation (spec 03 3.3.5): True compares left-hand predictions mirrored,
+    # as the reference; the default mirrors them back into the left-hand frame first.
+    interhand_original_left_eval: bool = False
     # Class-level defaults of the reference.
     resnet_type: int = 50
     lr: float = 1e-4
@@ -257,6 +270,14 @@ def make_config(parts: str, **overrides: Any) -> Config:
         raise ConfigError(
             f"--amp: unknown mode {values['amp']!r}; valid values: {', '.join(AMP_MODES)}"
         )
+    for name, valid in (
+        ("agora_resolution", AGORA_RESOLUTIONS),
+        ("agora_test_split", AGORA_TEST_SPLITS),
+    ):
+        if name in values and values[name] not in valid:
+            raise ConfigError(
+                f"--{name}: unknown value {values[name]!r}; valid values: {', '.join(valid)}"
+            )
     if "num_thread" in values and int(values["num_thread"]) < 0:
         raise ConfigError(f"--num_thread: expected an integer >= 0, got {values['num_thread']}")
     return Config(parts=parts, **values)
@@ -356,6 +377,24 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test_batch_size", type=int, default=None, help="per GPU")
     parser.add_argument("--num_thread", type=int, default=None, help="DataLoader workers")
     parser.add_argument("--end_epoch", type=int, default=None)
+    parser.add_argument(
+        "--agora_resolution",
+        default=None,
+        choices=AGORA_RESOLUTIONS,
+        help="AGORA images: 4K per-person crops (default) or the 1280x720 frames",
+    )
+    parser.add_argument(
+        "--agora_test_split",
+        default=None,
+        choices=AGORA_TEST_SPLITS,
+        help="AGORA set used for testing: official test (result files only, default) or validation",
+    )
+    parser.add_argument(
+        "--interhand_original_left_eval",
+        action="store_true",
+        help="InterHand2.6M test: compare left-hand predictions with the ground truth without "
+        "mirroring them back (the original code's comparison; inflates left-hand errors)",
+    )
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -436,13 +475,15 @@ def config_from_args(
         "imagenet_weights",
         "amp",
         "seed",
+        "agora_resolution",
+        "agora_test_split",
     ):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
     if getattr(args, "backbone_weights", None) is not None:
         overrides["backbone_weights"] = osp.abspath(args.backbone_weights)
-    for name in ("no_imagenet", "non_strict", "channels_last"):
+    for name in ("no_imagenet", "non_strict", "channels_last", "interhand_original_left_eval"):
         if getattr(args, name, False):
             overrides[name] = True
     overrides.update(extra)
@@ -457,6 +498,8 @@ def with_overrides(cfg: Config, **changes: Any) -> Config:
 
 
 __all__ = [
+    "AGORA_RESOLUTIONS",
+    "AGORA_TEST_SPLITS",
     "Config",
     "ConfigError",
     "DATASET_NAMES",

@@ -371,7 +371,8 @@ class FaceModel(Model):
 
     Train losses: ``flame_root_pose, flame_jaw_pose, flame_shape, flame_expr, joint_proj,
     joint_cam, flame_joint_cam``. Test outputs: ``cam_trans, img, flame_joint_cam,
-    flame_mesh_cam, flame_root_pose, flame_jaw_pose, flame_shape, flame_expr``.
+    flame_mesh_cam, flame_root_pose, flame_jaw_pose, flame_shape, flame_expr`` and, not in the
+    reference, ``flame_joint_proj`` (projected FLAME joints, heatmap cells) for the face metric.
     """
 
     root_joint_idx = 0
@@ -479,6 +480,7 @@ class FaceModel(Model):
             "flame_jaw_pose": jaw_pose,
             "flame_shape": shape,
             "flame_expr": expr,
+            "flame_joint_proj": joint_proj,  # (B, 73, 2) heatmap cells; for the face metric
         }
 
 

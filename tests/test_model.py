@@ -45,6 +45,7 @@ TEST_OUTPUTS = {
         "flame_jaw_pose": (3,),
         "flame_shape": (10,),
         "flame_expr": (10,),
+        "flame_joint_proj": (73, 2),  # not in the reference: for the face metric
     },
 }
 # Spec 01 8.2-8.4: loss keys in logging order.

@@ -1,0 +1,550 @@
+"""The shared demo routine behind ``demo/body``, ``demo/hand`` and ``demo/face`` (spec 04 6).
+
+For every input image and box: crop the box to the network input (the reference's box processing,
+including its integer-box truncation, spec 04 6.1 step 5), run the test-mode model, then write the
+mesh (``.obj``), the mesh rendered over the crop and over the original image (JPEG, correct
+colours), and the estimated parameters (JSON). The per-part differences (spec 04 6.2) are data in
+:data:`PART_DEMOS`. File names are the reference's:
+
+=====  ==================  ==========================================  =========================
+part   mesh                renders                                     parameters
+=====  ==================  ==========================================  =========================
+body   output_body.obj     render_{cropped,original}_img_body.jpg      smpl_param.json
+hand   output_{r,l}hand    render_{cropped,original}_img_{r,l}hand.jpg mano_param_{r,l}hand.json
+face   output_face.obj     render_{cropped,original}_img_face.jpg      flame_param.json
+=====  ==================  ==========================================  =========================
+
+Box file (``--bbox_json``): a JSON object mapping image file names (base names) to that image's
+boxes, ``{"img.png": {"bbox": [x, y, w, h]}}`` for body and face,
+``{"img.png": {"rhand_bbox": [...], "lhand_bbox": [...]}}`` (either or both) for the hand. Boxes
+are ``[x, y, w, h]`` in image pixels. As in the reference, an all-integer box is truncated to
+integers during processing (spec 04 6.1); a box with a fractional value is processed in floats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import re
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from main.config import ROOT_DIR, Config, add_common_args, config_from_args
+
+if TYPE_CHECKING:
+    from torch import nn
+
+ASSETS_DIR = osp.join(ROOT_DIR, "assets")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+class DemoError(Exception):
+    """Bad demo input; the message names the argument or file and says what to do."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One crop of an image: which box, how the crop is made, where its results go."""
+
+    name: str  # suffix of the output files: 'body', 'rhand', 'lhand', 'face'
+    box_key: str  # --<box_key> flag and key in the box file
+    mirrored: bool  # the left hand: mirror the image before cropping, mirror the results back
+
+
+@dataclass(frozen=True)
+class PartDemo:
+    """What differs between the three demos (spec 04 6.2)."""
+
+    targets: tuple[Target, ...]
+    mesh_key: str  # test-output key of the camera-space mesh (B, V, 3), metres
+    param_file: str  # JSON file name; '{name}' is the target name
+    params: tuple[tuple[str, str], ...]  # (JSON key, test-output key)
+
+
+PART_DEMOS: dict[str, PartDemo] = {
+    "body": PartDemo(
+        targets=(Target("body", "bbox", False),),
+        mesh_key="smpl_mesh_cam",
+        param_file="smpl_param.json",
+        params=(("pose", "smpl_pose"), ("shape", "smpl_shape"), ("cam_trans", "cam_trans")),
+    ),
+    "hand": PartDemo(
+        targets=(Target("rhand", "rhand_bbox", False), Target("lhand", "lhand_bbox", True)),
+        mesh_key="mano_mesh_cam",
+        param_file="mano_param_{name}.json",
+        params=(("pose", "mano_pose"), ("shape", "mano_shape"), ("cam_trans", "cam_trans")),
+    ),
+    "face": PartDemo(
+        targets=(Target("face", "bbox", False),),
+        mesh_key="flame_mesh_cam",
+        param_file="flame_param.json",
+        params=(
+            ("root_pose", "flame_root_pose"),
+            ("jaw_pose", "flame_jaw_pose"),
+            ("shape", "flame_shape"),
+            ("expression", "flame_expr"),
+            ("cam_trans", "cam_trans"),
+        ),
+    ),
+}
+
+
+# ---- boxes and cameras (pure) ------------------------------------------------------------------
+
+
+def parse_number(text: str) -> int | float:
+    """A box value as typed: an integer literal stays ``int`` (truncated processing), else float."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def process_demo_bbox(
+    bbox: Sequence[int | float],
+    img_width: int,
+    img_height: int,
+    input_img_shape: Sequence[int],
+    what: str = "--bbox",
+) -> np.ndarray:
+    """The demo's box processing (spec 04 6.1 step 5; values for the samples in 6.3).
+
+    Sanitise (clamp the corner into the image, lose one pixel of width and height), grow to the
+    input aspect ratio ``W_in / H_in``, enlarge by 1.25 about the centre. For an all-integer box
+    (as the reference's hard-coded demo boxes) every write-back is truncated toward zero; a box
+    with a float value is processed in floats.
+
+    Args:
+        bbox: ``[x, y, w, h]``, image px.
+        img_width, img_height: image size, px.
+        input_img_shape: (H_in, W_in) of the network input.
+        what: the argument or file the box came from, for the error message.
+
+    Returns:
+        float32 ``[x, y, w, h]``, image px (may extend outside the image).
+
+    Raises:
+        DemoError: not four finite numbers, or nothing of the box lies inside the image.
+    """
+    from common.utils.preprocessing import process_bbox
+
+    values = list(bbox) if isinstance(bbox, (list, tuple, np.ndarray)) else []
+    numbers = all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        for v in values
+    )
+    if len(values) != 4 or not numbers or not np.all(np.isfinite(np.asarray(values, float))):
+        raise DemoError(f"{what}: expected four numbers x y w h (image pixels), got {bbox!r}")
+    if all(isinstance(v, (int, np.integer)) for v in values):
+        values = [int(v) for v in values]  # the reference's integer array (truncation QUIRK)
+    else:
+        values = [float(v) for v in values]
+    x, y, w, h = values
+    # process_bbox shifts a box that sticks out top-left into the image (reference QUIRK), so a
+    # box wholly outside is refused here rather than silently moved.
+    inside = w > 0 and h > 0 and x < img_width and y < img_height and x + w > 0 and y + h > 0
+    processed = process_bbox(values, img_width, img_height, input_img_shape) if inside else None
+    if processed is None:
+        raise DemoError(
+            f"{what} {values} is empty or outside the {img_width}x{img_height} image; give "
+            "x y w h with w, h > 0 and the box overlapping the image"
+        )
+    return processed
+
+
+def crop_camera(cfg: Config) -> dict[str, tuple[float, float]]:
+    """The virtual camera of the network input: focal ``cfg.focal``, centre of the crop, px."""
+    return {"focal": tuple(cfg.focal), "princpt": tuple(cfg.princpt)}
+
+
+def original_camera(bbox: Sequence[float], cfg: Config) -> dict[str, tuple[float, float]]:
+    """The crop camera in original-image pixels (spec 04 6.1 step 12; no rotation in the crop).
+
+    Args:
+        bbox: the processed box ``[x, y, w, h]``, image px.
+        cfg: gives ``focal`` and ``input_img_shape`` (H_in, W_in).
+
+    Returns:
+        ``{'focal': (f_x w / W_in, f_y h / H_in), 'princpt': (x + w / 2, y + h / 2)}``, px.
+    """
+    x, y, w, h = (float(v) for v in bbox)
+    in_h, in_w = cfg.input_img_shape
+    focal = (cfg.focal[0] / in_w * w, cfg.focal[1] / in_h * h)
+    princpt = (cfg.princpt[0] / in_w * w + x, cfg.princpt[1] / in_h * h + y)
+    return {"focal": focal, "princpt": princpt}
+
+
+def mirror_axis_angle(pose: np.ndarray) -> np.ndarray:
+    """Mirror axis-angle rotations left-right: negate y and z of every triplet (spec 04 6.2)."""
+    pose = np.asarray(pose).reshape(-1, 3).copy()
+    pose[:, 1:] *= -1
+    return pose.reshape(-1)
+
+
+# ---- inputs ------------------------------------------------------------------------------------
+
+
+def find_quickstart_snapshot(part: str, root_dir: str = ROOT_DIR) -> str | None:
+    """The newest ``output/quickstart/<part>/model_dump/snapshot_<N>.pth.tar``, or None."""
+    folder = osp.join(root_dir, "output", "quickstart", part, "model_dump")
+    best: tuple[int, str] | None = None
+    for path in glob.glob(osp.join(folder, "snapshot_*.pth.tar")):
+        match = re.fullmatch(r"snapshot_(\d+)\.pth\.tar", osp.basename(path))
+        if match and (best is None or int(match.group(1)) > best[0]):
+            best = (int(match.group(1)), path)
+    return None if best is None else best[1]
+
+
+def list_images(path: str) -> list[str]:
+    """``path`` itself if it is a file, else the images directly inside the folder (sorted)."""
+    if osp.isfile(path):
+        return [path]
+    if osp.isdir(path):
+        images = sorted(
+            osp.join(path, name)
+            for name in os.listdir(path)
+            if name.lower().endswith(IMAGE_EXTENSIONS) and osp.isfile(osp.join(path, name))
+        )
+        if not images:
+            raise DemoError(f"--img {path}: the folder holds no {'/'.join(IMAGE_EXTENSIONS)} image")
+        return images
+    raise DemoError(f"--img {path}: no such file or folder")
+
+
+def read_box_file(path: str, part: str) -> dict[str, dict[str, list]]:
+    """Read a ``--bbox_json`` file: image base name -> {box key: [x, y, w, h]}."""
+    keys = [t.box_key for t in PART_DEMOS[part].targets]
+    example = ", ".join(f'"{k}": [x, y, w, h]' for k in keys)
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except OSError as err:
+        raise DemoError(f"--bbox_json {path}: cannot read it ({err.strerror})") from err
+    except json.JSONDecodeError as err:
+        raise DemoError(f"--bbox_json {path}: not valid JSON ({err})") from err
+    if not isinstance(data, dict) or not all(
+        isinstance(v, dict) and v and set(v) <= set(keys) for v in data.values()
+    ):
+        raise DemoError(
+            f'--bbox_json {path}: expected {{"<image file name>": {{{example}}}, ...}} '
+            f"(keys: {', '.join(keys)})"
+        )
+    return data
+
+
+def boxes_for_images(
+    images: Sequence[str], args: argparse.Namespace, part: str
+) -> dict[str, dict[str, list]]:
+    """The boxes of every image: from the box flags, else from ``--bbox_json``."""
+    keys = [t.box_key for t in PART_DEMOS[part].targets]
+    flags = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    if flags:
+        return {image: flags for image in images}
+    if args.bbox_json is None:
+        flag_text = " and/or ".join(f"--{k} x y w h" for k in keys)
+        raise DemoError(f"no box for {images[0]}: give {flag_text}, or --bbox_json FILE")
+    table = read_box_file(args.bbox_json, part)
+    boxes = {}
+    for image in images:
+        name = osp.basename(image)
+        if name not in table:
+            raise DemoError(f"--bbox_json {args.bbox_json}: no entry for image {name}")
+        boxes[image] = table[name]
+    return boxes
+
+
+# ---- running -----------------------------------------------------------------------------------
+
+
+@dataclass
+class DemoResult:
+    """What a demo run wrote, and why renders are missing if they are."""
+
+    written: list[str]
+    no_render_reason: str | None = None
+
+
+def _human_model_faces(part: str, cfg: Config) -> dict[str, np.ndarray]:
+    """Triangle indices of every target of ``part``: target name -> (F, 3)."""
+    from common.utils.human_models import get_flame, get_mano, get_smpl
+
+    if part == "body":
+        return {"body": np.asarray(get_smpl(cfg.human_model_path).face)}
+    if part == "hand":
+        face = get_mano(cfg.human_model_path).face
+        return {"rhand": np.asarray(face["right"]), "lhand": np.asarray(face["left"])}
+    return {"face": np.asarray(get_flame(cfg.human_model_path).face)}
+
+
+def load_demo_model(cfg: Config, snapshot: str) -> nn.Module:
+    """The test-mode model of ``cfg.parts`` with the snapshot's weights, on ``cfg.device``."""
+    from common.checkpoint import SnapshotError, load_snapshot
+    from main.model import get_model
+
+    model = get_model(cfg, "test")
+    try:
+        load_snapshot(snapshot, model, strict=not cfg.non_strict, map_location="cpu")
+    except SnapshotError as err:
+        raise DemoError(f"--snapshot: {err}") from err
+    return model.to(cfg.device).eval()
+
+
+def _write_json(path: str, values: Mapping[str, Any]) -> None:
+    with open(path, "w") as f:
+        json.dump(values, f)
+
+
+def read_image_and_boxes(
+    image_path: str, boxes: Mapping[str, Sequence[int | float]], cfg: Config
+) -> tuple[np.ndarray, list[tuple[Target, np.ndarray]]]:
+    """Read an image and process its boxes (spec 04 6.1 steps 4-5).
+
+    Args:
+        image_path: the input image.
+        boxes: box key (``bbox``, ``rhand_bbox``, ``lhand_bbox``) -> ``[x, y, w, h]``, image px.
+        cfg: configuration of the part (``input_img_shape``).
+
+    Returns:
+        The image, (H, W, 3) float32 RGB 0-255, and the targets present in ``boxes`` (in the
+        part's order: right hand before left hand) with their processed boxes.
+
+    Raises:
+        DemoError: unreadable image, or a box that is empty or outside it.
+    """
+    from common.utils.preprocessing import load_img
+
+    try:
+        img = load_img(image_path)
+    except OSError as err:
+        raise DemoError(
+            f"--img {image_path}: cannot read it as an image (missing, unreadable or not a "
+            "PNG/JPEG file)"
+        ) from err
+    img_height, img_width = img.shape[:2]
+    processed = [
+        (
+            target,
+            process_demo_bbox(
+                boxes[target.box_key],
+                img_width,
+                img_height,
+                cfg.input_img_shape,
+                what=f"--{target.box_key} (image {osp.basename(image_path)})",
+            ),
+        )
+        for target in PART_DEMOS[cfg.parts].targets
+        if target.box_key in boxes
+    ]
+    return img, processed
+
+
+def run_image(
+    image_path: str,
+    boxes: Mapping[str, Sequence[int | float]],
+    model: nn.Module,
+    cfg: Config,
+    faces: Mapping[str, np.ndarray],
+    out_dir: str,
+    render: bool = True,
+) -> DemoResult:
+    """Run the demo of ``cfg.parts`` on one image and write its files into ``out_dir``.
+
+    Args:
+        image_path: the input image.
+        boxes: box key (``bbox``, ``rhand_bbox``, ``lhand_bbox``) -> ``[x, y, w, h]``, image px.
+        model: the test-mode model (see :func:`load_demo_model`).
+        cfg: configuration of the part.
+        faces: target name -> (F, 3) triangle indices.
+        out_dir: output folder (created if missing).
+        render: try to render; False skips the two renders per target.
+
+    Returns:
+        The written files and, when a render was attempted and failed for lack of an OpenGL
+        back-end, the one-line reason (the ``.obj`` and JSON files are written regardless).
+    """
+    import torch
+
+    from common.utils.preprocessing import generate_patch_image
+    from common.utils.vis import RenderBackendError, render_mesh, save_image, save_obj
+
+    part = PART_DEMOS[cfg.parts]
+    img, processed = read_image_and_boxes(image_path, boxes, cfg)
+    crops = []
+    for target, bbox in processed:
+        patch, _, _ = generate_patch_image(
+            img, bbox, 1.0, 0.0, target.mirrored, cfg.input_img_shape
+        )
+        crops.append(torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1))) / 255)
+    inputs = {"img": torch.stack(crops).to(cfg.device)}  # (B, 3, H_in, W_in), RGB in [0, 1]
+    with torch.no_grad():
+        out = model(inputs, {}, {}, "test")
+
+    os.makedirs(out_dir, exist_ok=True)
+    result = DemoResult(written=[])
+    for i, (target, bbox) in enumerate(processed):
+        crop = inputs["img"][i].cpu().numpy().transpose(1, 2, 0) * 255  # (H_in, W_in, 3) RGB
+        mesh = out[part.mesh_key][i].cpu().numpy()  # (V, 3), crop camera, metres
+        params = {key: out[name][i].cpu().numpy().reshape(-1) for key, name in part.params}
+        if target.mirrored:
+            # Back from the mirrored crop: flip the crop by pixel index, negate mesh x (spec 04
+            # 6.2; the two differ by one crop pixel, a harmless QUIRK of the reference).
+            crop = crop[:, ::-1]
+            mesh = mesh * np.array([-1, 1, 1], dtype=mesh.dtype)
+            params["pose"] = mirror_axis_angle(params["pose"])
+            params["cam_trans"] = params["cam_trans"] * np.array([-1, 1, 1], dtype=np.float32)
+
+        obj_path = osp.join(out_dir, f"output_{target.name}.obj")
+        save_obj(mesh, faces[target.name], obj_path)
+        json_path = osp.join(out_dir, part.param_file.format(name=target.name))
+        _write_json(json_path, {key: value.tolist() for key, value in params.items()})
+        result.written += [obj_path, json_path]
+
+        if not render or result.no_render_reason is not None:
+            continue
+        try:
+            cropped = render_mesh(crop, mesh, faces[target.name], crop_camera(cfg))
+            original = render_mesh(img, mesh, faces[target.name], original_camera(bbox, cfg))
+        except RenderBackendError as err:
+            result.no_render_reason = " ".join(str(err).split())
+            continue
+        for kind, rendered in (("cropped", cropped), ("original", original)):
+            path = osp.join(out_dir, f"render_{kind}_img_{target.name}.jpg")
+            save_image(path, rendered)
+            result.written.append(path)
+    return result
+
+
+def build_parser(part: str) -> argparse.ArgumentParser:
+    """Command line of the ``part`` demo."""
+    parser = argparse.ArgumentParser(
+        description=f"Pose2Pose {part} demo: mesh, renders and parameters for boxes of an image.",
+    )
+    parser.add_argument(
+        "--img",
+        default=None,
+        help=f"an image file or a folder of images (default: assets/{part}_sample.png with its "
+        f"box from assets/{part}_sample.json)",
+    )
+    box_help = "box x y w h in image pixels (integers are truncated as in the original)"
+    for target in PART_DEMOS[part].targets:
+        parser.add_argument(
+            f"--{target.box_key}",
+            nargs=4,
+            type=parse_number,
+            metavar=("X", "Y", "W", "H"),
+            default=None,
+            help=f"{target.name} {box_help}",
+        )
+    parser.add_argument(
+        "--bbox_json", default=None, metavar="FILE", help="boxes per image file name (JSON)"
+    )
+    parser.add_argument(
+        "--snapshot",
+        default=None,
+        metavar="PATH",
+        help=f"{part} snapshot (default: the newest one of the quick start, "
+        f"output/quickstart/{part}/model_dump/snapshot_<N>.pth.tar)",
+    )
+    parser.add_argument(
+        "--non_strict",
+        action="store_true",
+        help="load a snapshot whose keys differ from the model, reporting them as a warning",
+    )
+    parser.add_argument(
+        "--no_render", action="store_true", help="write only the .obj and JSON files"
+    )
+    add_common_args(parser, with_parts=False)
+    return parser
+
+
+def run_demo(part: str, argv: Sequence[str] | None, default_output_dir: str) -> DemoResult:
+    """Parse ``argv`` and run the ``part`` demo on every requested image.
+
+    Outputs go to ``--output_dir`` (default ``default_output_dir``); with a folder of images,
+    into one sub-folder per image (its file name without extension).
+
+    Raises:
+        DemoError: bad input (the message names it and what to do).
+    """
+    args = build_parser(part).parse_args(argv)
+    if args.img is None:
+        args.img = osp.join(ASSETS_DIR, f"{part}_sample.png")
+        if args.bbox_json is None:
+            args.bbox_json = osp.join(ASSETS_DIR, f"{part}_sample.json")
+    images = list_images(args.img)
+    boxes = boxes_for_images(images, args, part)
+    snapshot = args.snapshot if args.snapshot is not None else find_quickstart_snapshot(part)
+    if snapshot is None:
+        raise DemoError(
+            f"no {part} snapshot: pass --snapshot PATH (e.g. output/model_dump/snapshot_<N>.pth.tar"
+            f"), or run the quick start, which writes output/quickstart/{part}/model_dump/"
+        )
+    if not osp.isfile(snapshot):
+        raise DemoError(
+            f"--snapshot {snapshot}: file not found; pass the path of a {part} snapshot"
+        )
+    output_dir = osp.abspath(args.output_dir or default_output_dir)
+    cfg = config_from_args(args, parts=part)
+    for image in images:  # every image and box checked before the model is built
+        read_image_and_boxes(image, boxes[image], cfg)
+    model = load_demo_model(cfg, snapshot)
+    faces = _human_model_faces(part, cfg)
+
+    result = DemoResult(written=[])
+    for image in images:
+        out_dir = output_dir
+        if len(images) > 1 or osp.isdir(args.img):
+            out_dir = osp.join(output_dir, osp.splitext(osp.basename(image))[0])
+        one = run_image(
+            image,
+            boxes[image],
+            model,
+            cfg,
+            faces,
+            out_dir,
+            render=not args.no_render and result.no_render_reason is None,
+        )
+        result.written += one.written
+        result.no_render_reason = result.no_render_reason or one.no_render_reason
+    return result
+
+
+def main(part: str, default_output_dir: str, argv: Sequence[str] | None = None) -> int:
+    """Entry point of the demo scripts: run, report in a few lines, return the exit status."""
+    from main.config import ConfigError
+
+    try:
+        result = run_demo(part, argv, default_output_dir)
+    except (DemoError, ConfigError, FileNotFoundError) as err:
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    for path in result.written:
+        shown = osp.relpath(path)
+        print(f"wrote {path if shown.startswith(os.pardir) else shown}")
+    if result.no_render_reason is not None:
+        print(f"no render: {result.no_render_reason}")
+    return 0
+
+
+__all__ = [
+    "DemoError",
+    "DemoResult",
+    "PART_DEMOS",
+    "build_parser",
+    "crop_camera",
+    "find_quickstart_snapshot",
+    "load_demo_model",
+    "main",
+    "mirror_axis_angle",
+    "original_camera",
+    "process_demo_bbox",
+    "read_image_and_boxes",
+    "run_demo",
+    "run_image",
+]

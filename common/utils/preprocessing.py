@@ -1,0 +1,414 @@
+"""Image loading, boxes, augmentation, patch extraction and dataset joint targets (spec 02 3-5).
+
+Frames: "image" = pixels of the image file (x right, y down); "patch" = pixels of the network
+input of ``cfg.input_img_shape`` (H, W); "heatmap" = patch coordinates scaled to
+``cfg.output_hm_shape`` (D, H, W) cells, depth = root-relative metres mapped onto ``[0, D)``.
+
+Random augmentation draws come from the global ``numpy.random`` and Python ``random`` streams in
+the reference's order (spec 02 4.1), so seeding both (as the runners' worker init does) makes a
+sample reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from common.utils.transforms import transform_joint_to_other_db
+from main.config import Config
+
+# Augmentation constants of the reference (spec 02 4.1).
+SCALE_FACTOR = 0.25
+ROT_FACTOR = 30.0  # degrees
+COLOR_FACTOR = 0.2
+ROT_PROB = 0.6
+FLIP_PROB = 0.5
+BBOX_ENLARGE = 1.25
+
+# ---- image and boxes (spec 02 3) -----------------------------------------------------------
+
+
+def load_img(path: str, order: str = "RGB") -> np.ndarray:
+    """Read an image file as colour, ignoring EXIF orientation (alpha dropped, grey expanded).
+
+    Args:
+        path: image file.
+        order: 'RGB' (used everywhere) or 'BGR' (OpenCV's order).
+
+    Returns:
+        (H, W, 3) float32 array with values in [0, 255].
+
+    Raises:
+        OSError: the file is missing or cannot be decoded (the message names it).
+    """
+    if order not in ("RGB", "BGR"):
+        raise ValueError(f"load_img: order must be 'RGB' or 'BGR', got {order!r}")
+    img = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if img is None:
+        raise OSError(f"Fail to read {path} (missing file or not a readable image)")
+    if order == "RGB":
+        img = img[:, :, ::-1]
+    return img.astype(np.float32)
+
+
+def get_bbox(
+    joint_img: np.ndarray, joint_valid: np.ndarray, extend_ratio: float = 1.2
+) -> np.ndarray:
+    """Box around the valid joints, enlarged about its centre.
+
+    Args:
+        joint_img: (J, >=2) image px.
+        joint_valid: (J,) or (J, 1); joints with a value exactly 1 are used.
+        extend_ratio: factor applied to width and height.
+
+    Returns:
+        float32 ``[x, y, w, h]``, image px.
+    """
+    valid = np.reshape(joint_valid, -1) == 1
+    if not valid.any():
+        raise ValueError("get_bbox: no valid joint (joint_valid has no entry equal to 1)")
+    x = joint_img[valid, 0]
+    y = joint_img[valid, 1]
+    xmin, xmax, ymin, ymax = np.min(x), np.max(x), np.min(y), np.max(y)
+    x_center, width = (xmin + xmax) / 2.0, (xmax - xmin) * extend_ratio
+    y_center, height = (ymin + ymax) / 2.0, (ymax - ymin) * extend_ratio
+    return np.array([x_center - width / 2, y_center - height / 2, width, height], dtype=np.float32)
+
+
+def sanitize_bbox(bbox: Sequence[float], img_width: float, img_height: float) -> np.ndarray | None:
+    """Clamp an ``[x, y, w, h]`` box into the image, or None when nothing is left.
+
+    QUIRK (spec 02 3.3): the right/bottom edge is computed from the clamped left/top edge (a box
+    with negative x is shifted, not cropped) and loses one pixel; the array keeps the input's
+    number type (all-integer input gives an integer array).
+    """
+    x, y, w, h = bbox
+    x1 = max(0, x)
+    y1 = max(0, y)
+    x2 = min(img_width - 1, x1 + max(0, w - 1))
+    y2 = min(img_height - 1, y1 + max(0, h - 1))
+    if w * h > 0 and x2 > x1 and y2 > y1:
+        return np.array([x1, y1, x2 - x1, y2 - y1])
+    return None
+
+
+def process_bbox(
+    bbox: Sequence[float],
+    img_width: float,
+    img_height: float,
+    input_img_shape: Sequence[int],
+) -> np.ndarray | None:
+    """Sanitise a box, grow it to the input aspect ratio and enlarge it by 1.25 (spec 02 3.3).
+
+    Args:
+        bbox: ``[x, y, w, h]``, image px.
+        img_width, img_height: image size, px.
+        input_img_shape: (H_in, W_in) of the patch; the target ratio is ``W_in / H_in``.
+
+    Returns:
+        float32 ``[x, y, w, h]`` (may extend outside the image), or None when the box is empty.
+        QUIRK: an all-integer input box is truncated toward zero by the in-place writes.
+    """
+    box = sanitize_bbox(bbox, img_width, img_height)
+    if box is None:
+        return None
+    w, h = box[2], box[3]
+    c_x = box[0] + w / 2.0
+    c_y = box[1] + h / 2.0
+    aspect_ratio = input_img_shape[1] / input_img_shape[0]
+    if w > aspect_ratio * h:
+        h = w / aspect_ratio
+    elif w < aspect_ratio * h:
+        w = h * aspect_ratio
+    # In-place writes into the sanitised array: an integer array truncates (reference QUIRK).
+    box[2] = w * BBOX_ENLARGE
+    box[3] = h * BBOX_ENLARGE
+    box[0] = c_x - box[2] / 2.0
+    box[1] = c_y - box[3] / 2.0
+    return box.astype(np.float32)
+
+
+# ---- augmentation (spec 02 4) --------------------------------------------------------------
+
+
+def get_aug_config() -> tuple[float, float, np.ndarray, bool]:
+    """Draw training augmentation parameters in the reference's order (spec 02 4.1).
+
+    Draws: numpy (scale), Python (rotation gate), numpy (rotation, only when gated in),
+    Python x3 (colour R, G, B), Python (flip).
+
+    Returns:
+        ``(scale, rot, color_scale, do_flip)``: scale in [0.75, 1.25]; rot in degrees, in
+        [-60, 60] (the integer 0 when not rotated); color_scale (3,) float64 in [0.8, 1.2].
+    """
+    scale = float(np.clip(np.random.randn(), -1.0, 1.0) * SCALE_FACTOR + 1.0)
+    if random.random() <= ROT_PROB:
+        rot = float(np.clip(np.random.randn(), -2.0, 2.0) * ROT_FACTOR)
+    else:
+        rot = 0
+    c_low, c_up = 1.0 - COLOR_FACTOR, 1.0 + COLOR_FACTOR
+    color_scale = np.array([random.uniform(c_low, c_up) for _ in range(3)])
+    do_flip = random.random() <= FLIP_PROB
+    return scale, rot, color_scale, do_flip
+
+
+def augmentation(
+    img: np.ndarray,
+    bbox: np.ndarray,
+    data_split: str,
+    input_img_shape: Sequence[int],
+    enforce_flip: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, bool]:
+    """Crop the box to a patch with random (train) or no (other splits) augmentation.
+
+    Args:
+        img: (H, W, 3) float image, RGB, [0, 255].
+        bbox: ``[x, y, w, h]``, image px.
+        data_split: 'train' draws random parameters; anything else uses the identity.
+        input_img_shape: (H_in, W_in) of the patch.
+        enforce_flip: None keeps the drawn flip decision; True/False override it (after the
+            random draws, which are consumed either way).
+
+    Returns:
+        ``(patch, img2bb_trans, bb2img_trans, rot, do_flip)``: patch (H_in, W_in, 3) float32 in
+        [0, 255]; the two (2, 3) float32 affines between (mirrored, when flipped) image px and
+        patch px; rot in degrees.
+    """
+    if data_split == "train":
+        scale, rot, color_scale, do_flip = get_aug_config()
+    else:
+        scale, rot, color_scale, do_flip = 1.0, 0.0, np.ones(3), False
+    if enforce_flip is not None:
+        do_flip = bool(enforce_flip)
+    patch, trans, inv_trans = generate_patch_image(img, bbox, scale, rot, do_flip, input_img_shape)
+    patch = np.clip(patch * color_scale[None, None, :], 0, 255).astype(np.float32)
+    return patch, trans, inv_trans, rot, do_flip
+
+
+def generate_patch_image(
+    cvimg: np.ndarray,
+    bbox: Sequence[float],
+    scale: float,
+    rot: float,
+    do_flip: bool,
+    out_shape: Sequence[int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Warp the box region of an image to a patch (bilinear, black border).
+
+    When ``do_flip`` the image is mirrored first and the box centre becomes ``W - 1 - c_x``;
+    the returned transforms then relate *mirrored* image px to patch px (spec 02 4.3).
+
+    Args:
+        cvimg: (H, W, C) image.
+        bbox: ``[x, y, w, h]``, image px.
+        scale: source-window scale (> 1 zooms out).
+        rot: in-plane rotation, degrees.
+        do_flip: mirror the image left-right.
+        out_shape: (H_out, W_out).
+
+    Returns:
+        ``(patch (H_out, W_out, C) float32, trans (2, 3) float32, inv_trans (2, 3) float32)``.
+    """
+    img = cvimg
+    img_width = img.shape[1]
+    c_x = float(bbox[0] + 0.5 * bbox[2])
+    c_y = float(bbox[1] + 0.5 * bbox[3])
+    box_w, box_h = float(bbox[2]), float(bbox[3])
+    if do_flip:
+        img = np.ascontiguousarray(img[:, ::-1])
+        c_x = img_width - c_x - 1
+    out_h, out_w = int(out_shape[0]), int(out_shape[1])
+    trans = gen_trans_from_patch_cv(c_x, c_y, box_w, box_h, out_w, out_h, scale, rot)
+    patch = cv2.warpAffine(img, trans, (out_w, out_h), flags=cv2.INTER_LINEAR)
+    inv_trans = gen_trans_from_patch_cv(c_x, c_y, box_w, box_h, out_w, out_h, scale, rot, inv=True)
+    return patch.astype(np.float32), trans, inv_trans
+
+
+def rotate_2d(pt_2d: np.ndarray, rot_rad: float) -> np.ndarray:
+    """Rotate a 2D vector by ``rot_rad`` radians: ``(x cos - y sin, x sin + y cos)``, float32."""
+    x, y = pt_2d[0], pt_2d[1]
+    sn, cs = math.sin(rot_rad), math.cos(rot_rad)
+    return np.array([x * cs - y * sn, x * sn + y * cs], dtype=np.float32)
+
+
+def gen_trans_from_patch_cv(
+    c_x: float,
+    c_y: float,
+    src_width: float,
+    src_height: float,
+    dst_width: float,
+    dst_height: float,
+    scale: float,
+    rot: float,
+    inv: bool = False,
+) -> np.ndarray:
+    """Affine between a rotated, scaled source window and the patch (spec 02 4.4).
+
+    Solved from three point pairs (centre, centre + half height down, centre + half width right)
+    with OpenCV's 3-point solver in float32.
+
+    Returns:
+        (2, 3) float32; source px -> patch px, or the inverse when ``inv``.
+    """
+    src_w, src_h = src_width * scale, src_height * scale
+    rot_rad = math.pi * rot / 180
+    src_center = np.array([c_x, c_y], dtype=np.float32)
+    src_down = rotate_2d(np.array([0, src_h * 0.5], dtype=np.float32), rot_rad)
+    src_right = rotate_2d(np.array([src_w * 0.5, 0], dtype=np.float32), rot_rad)
+    dst_center = np.array([dst_width * 0.5, dst_height * 0.5], dtype=np.float32)
+    dst_down = np.array([0, dst_height * 0.5], dtype=np.float32)
+    dst_right = np.array([dst_width * 0.5, 0], dtype=np.float32)
+    src = np.stack([src_center, src_center + src_down, src_center + src_right]).astype(np.float32)
+    dst = np.stack([dst_center, dst_center + dst_down, dst_center + dst_right]).astype(np.float32)
+    if inv:
+        trans = cv2.getAffineTransform(dst, src)
+    else:
+        trans = cv2.getAffineTransform(src, dst)
+    return trans.astype(np.float32)
+
+
+def aug_rotation_matrix(rot: float) -> np.ndarray:
+    """(3, 3) float32 rotation about the camera z axis by ``-rot`` degrees (spec 02 4.6)."""
+    a = np.deg2rad(-rot)
+    return np.array(
+        [[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]], dtype=np.float32
+    )
+
+
+# ---- joint targets (spec 02 1.3, 5) --------------------------------------------------------
+
+
+def swap_flip_pairs(array: np.ndarray, flip_pairs: Sequence[tuple[int, int]]) -> None:
+    """Swap rows ``a`` and ``b`` of ``array`` in place for every pair."""
+    for a, b in flip_pairs:
+        array[[a, b]] = array[[b, a]]
+
+
+def flip_joints(
+    joint_img: np.ndarray,
+    joint_cam: np.ndarray,
+    img_width: int,
+    flip_pairs: Sequence[tuple[int, int]],
+    joint_valid: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Mirror joints left-right: image ``x -> W - 1 - x``, camera ``x -> -x``, pairs swapped.
+
+    Args:
+        joint_img: (J, >=2) image px.
+        joint_cam: (J, 3) camera coordinates.
+        img_width: W of the image, px.
+        flip_pairs: index pairs exchanged by the mirror.
+        joint_valid: optional (J, ...) per-joint values swapped with the pairs.
+
+    Returns:
+        New arrays ``(joint_img, joint_cam, joint_valid)`` (valid None if not given).
+    """
+    joint_img, joint_cam = joint_img.copy(), joint_cam.copy()
+    joint_cam[:, 0] = -joint_cam[:, 0]
+    joint_img[:, 0] = img_width - 1 - joint_img[:, 0]
+    swap_flip_pairs(joint_img, flip_pairs)
+    swap_flip_pairs(joint_cam, flip_pairs)
+    if joint_valid is not None:
+        joint_valid = joint_valid.copy()
+        swap_flip_pairs(joint_valid, flip_pairs)
+    return joint_img, joint_cam, joint_valid
+
+
+def affine_to_patch(joint_img: np.ndarray, img2bb_trans: np.ndarray) -> np.ndarray:
+    """Apply a (2, 3) affine to the x, y columns of (J, >=2) points; returns (J, 2)."""
+    xy1 = np.concatenate((joint_img[:, :2], np.ones_like(joint_img[:, :1])), 1)
+    return np.dot(img2bb_trans, xy1.transpose(1, 0)).transpose(1, 0)
+
+
+def to_heatmap_space(joint_img: np.ndarray, cfg: Config) -> np.ndarray:
+    """Patch px x, y and root-relative depth (m) -> heatmap cells (spec 02 1.3).
+
+    Args:
+        joint_img: (J, 3) ``[x_patch, y_patch, z_rel]``.
+        cfg: supplies ``input_img_shape``, ``output_hm_shape``, ``bbox_3d_size``.
+
+    Returns:
+        (J, 3) new array in heatmap cells.
+    """
+    out = joint_img.copy()
+    out[:, 0] = joint_img[:, 0] / cfg.input_img_shape[1] * cfg.output_hm_shape[2]
+    out[:, 1] = joint_img[:, 1] / cfg.input_img_shape[0] * cfg.output_hm_shape[1]
+    out[:, 2] = (joint_img[:, 2] / (cfg.bbox_3d_size / 2) + 1) / 2.0 * cfg.output_hm_shape[0]
+    return out
+
+
+def inside_heatmap(joint_img: np.ndarray, output_hm_shape: Sequence[int]) -> np.ndarray:
+    """(J, 1) float32 mask: 1 where ``0 <= x < W``, ``0 <= y < H`` and ``0 <= z < D``."""
+    depth, height, width = output_hm_shape
+    mask = (
+        (joint_img[:, 0] >= 0)
+        & (joint_img[:, 0] < width)
+        & (joint_img[:, 1] >= 0)
+        & (joint_img[:, 1] < height)
+        & (joint_img[:, 2] >= 0)
+        & (joint_img[:, 2] < depth)
+    )
+    return mask.reshape(-1, 1).astype(np.float32)
+
+
+def _float_copy(array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array)
+    return array.astype(np.result_type(array.dtype, np.float32), copy=True)
+
+
+def process_db_coord(
+    cfg: Config,
+    joint_img: np.ndarray,
+    joint_cam: np.ndarray,
+    joint_valid: np.ndarray,
+    do_flip: bool,
+    img_shape: Sequence[int],
+    flip_pairs: Sequence[tuple[int, int]],
+    img2bb_trans: np.ndarray,
+    rot: float,
+    src_joints_name: Sequence[str],
+    target_joints_name: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Dataset joint annotations -> heatmap-space and camera targets in another joint set.
+
+    Steps (spec 02 5): flip (x mirrored in the image and negated in camera space, pairs
+    swapped), camera joints rotated by the in-plane augmentation, image joints through the
+    affine, heatmap mapping, truncation mask (times validity), then conversion by joint name.
+
+    Args:
+        cfg: supplies the patch/heatmap geometry.
+        joint_img: (J, 3) image px x, y and root-relative depth (m; 0 for 2D datasets).
+        joint_cam: (J, 3) root-relative camera coordinates, m (zeros for 2D datasets).
+        joint_valid: (J, 1) validity.
+        do_flip, rot: augmentation decisions (rot in degrees).
+        img_shape: (H, W) of the image that was cropped.
+        flip_pairs: source-set index pairs.
+        img2bb_trans: (2, 3) image px (mirrored when flipped) -> patch px.
+        src_joints_name, target_joints_name: joint names of both sets.
+
+    Returns:
+        ``(joint_img, joint_cam, joint_valid, joint_trunc)`` in the target set: (J', 3) heatmap
+        cells, (J', 3) m, (J', 1), (J', 1); float32. The inputs are not modified.
+    """
+    # Copies in the inputs' float precision (float32 or float64, as the reference computes).
+    joint_img = _float_copy(joint_img)
+    joint_cam = _float_copy(joint_cam)
+    joint_valid = _float_copy(joint_valid).reshape(-1, 1)
+    if do_flip:
+        joint_img, joint_cam, joint_valid = flip_joints(
+            joint_img, joint_cam, img_shape[1], flip_pairs, joint_valid
+        )
+    joint_cam = np.dot(aug_rotation_matrix(rot), joint_cam.transpose(1, 0)).transpose(1, 0)
+    joint_img[:, :2] = affine_to_patch(joint_img, img2bb_trans)
+    joint_img = to_heatmap_space(joint_img, cfg)
+    joint_trunc = joint_valid * inside_heatmap(joint_img, cfg.output_hm_shape)
+    return (
+        transform_joint_to_other_db(joint_img, src_joints_name, target_joints_name),
+        transform_joint_to_other_db(joint_cam, src_joints_name, target_joints_name),
+        transform_joint_to_other_db(joint_valid, src_joints_name, target_joints_name),
+        transform_joint_to_other_db(joint_trunc, src_joints_name, target_joints_name),
+    )

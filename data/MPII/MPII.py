@@ -1,0 +1,118 @@
+"""MPII: 2D training set with SMPL NeuralAnnot fits (spec 02 11); training annotations only.
+
+Layout under ``<data_dir>/MPII/data/``::
+
+    annotations/train.json                      COCO format (converted MPII), 16 keypoints
+    annotations/MPII_train_SMPL_NeuralAnnot.json {str(annotation id): {smpl_param, cam_param}}
+    <file_name from train.json>                 images, e.g. images/015601864.jpg
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from common.utils.preprocessing import process_bbox
+from data.dataset import (
+    BaseDataset,
+    annotated_body_train_sample,
+    check_split,
+    coco_index,
+    get_image,
+    get_key,
+    get_keys,
+    get_nested,
+    load_json,
+    require_path,
+)
+from main.config import Config
+
+NAME = "MPII"
+DOWNLOAD_HINT = (
+    "Download the MPII images (MPII Human Pose website) and the parsed annotations with the SMPL "
+    "NeuralAnnot fits (Google-Drive links in the original Pose2Pose README) into "
+    "<data_dir>/MPII/data/ with the layout of the README table 'Data sets'."
+)
+# MPII 16-joint set (spec 02 11.2).
+JOINTS_NAME = (
+    "R_Ankle", "R_Knee", "R_Hip", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Thorax", "Neck",
+    "Head_top", "R_Wrist", "R_Elbow", "R_Shoulder", "L_Shoulder", "L_Elbow", "L_Wrist",
+)  # fmt: skip
+FLIP_PAIRS = ((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13))
+
+
+class MPII(BaseDataset):
+    """MPII, constructed as ``MPII(cfg, transform, data_split)``.
+
+    Whatever the split, the training annotations are read and the training structure is returned;
+    the split only decides whether the augmentation is random ('train') or the identity.
+    """
+
+    joints_name = JOINTS_NAME
+    flip_pairs = FLIP_PAIRS
+
+    def __init__(
+        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
+    ) -> None:
+        check_split(NAME, data_split)
+        super().__init__(cfg, transform, data_split)
+        self.data_dir = osp.join(cfg.data_dir, NAME, "data")
+        self.datalist = self._load_data()
+
+    def _load_data(self) -> list[dict[str, Any]]:
+        require_path(self.data_dir, NAME, DOWNLOAD_HINT)
+        annot_dir = osp.join(self.data_dir, "annotations")
+        db = load_json(osp.join(annot_dir, "train.json"), NAME, DOWNLOAD_HINT)
+        fits = load_json(
+            osp.join(annot_dir, "MPII_train_SMPL_NeuralAnnot.json"), NAME, DOWNLOAD_HINT
+        )
+        anns, images = coco_index(db, NAME, "train.json")
+        datalist = []
+        for ann in anns:
+            img = get_image(images, ann, NAME)
+            file_name, width, height = get_keys(
+                img, ("file_name", "width", "height"), NAME, f"image {ann['image_id']}"
+            )
+            ann_desc = f"annotation {ann['id']}"
+            bbox = process_bbox(
+                np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
+                self.cfg.input_img_shape,
+            )  # fmt: skip
+            if bbox is None:
+                continue
+            keypoints = np.array(get_key(ann, "keypoints", NAME, ann_desc), dtype=np.float32)
+            if keypoints.size != 3 * len(JOINTS_NAME):
+                raise ValueError(
+                    f"{NAME}: {ann_desc} has {keypoints.size} keypoint numbers, expected "
+                    f"{3 * len(JOINTS_NAME)} (16 joints x (x, y, v))"
+                )
+            joint_img = keypoints.reshape(-1, 3)
+            # QUIRK (spec 02 11.3): the visibility flag is copied, not thresholded (a 2 weighs 2).
+            joint_valid = joint_img[:, 2:].copy()
+            joint_img[:, 2] = 0
+            fit = get_nested(fits, (ann["id"],), NAME, "MPII_train_SMPL_NeuralAnnot.json")
+            datalist.append(
+                {
+                    "img_path": osp.join(self.data_dir, file_name),
+                    "img_shape": (height, width),
+                    "bbox": bbox,
+                    "joint_img": joint_img,  # (16, 3) image px, depth 0
+                    "joint_valid": joint_valid,  # (16, 1)
+                    "smpl_param": get_key(fit, "smpl_param", NAME, ann_desc),
+                    "cam_param": get_key(fit, "cam_param", NAME, ann_desc),
+                }
+            )
+        return datalist
+
+    def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        data = self.datalist[idx]
+        img, img2bb_trans, _, rot, do_flip = self.load_patch(data["img_path"], data["bbox"])
+        dummy_cam = np.zeros((len(JOINTS_NAME), 3), dtype=np.float32)  # 2D dataset: no 3D GT
+        return annotated_body_train_sample(
+            self.cfg, img, (img2bb_trans, rot, do_flip), data["img_shape"], data["joint_img"],
+            dummy_cam, data["joint_valid"], self.joints_name, self.flip_pairs,
+            data["smpl_param"], data["cam_param"], False,
+        )  # fmt: skip

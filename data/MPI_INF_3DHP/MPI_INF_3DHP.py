@@ -1,0 +1,143 @@
+"""MPI-INF-3DHP: 3D training set with SMPL NeuralAnnot fits (spec 02 12); one set of files.
+
+Layout under ``<data_dir>/MPI_INF_3DHP/data/``::
+
+    MPI-INF-3DHP_1k.json                 COCO format (images down-sampled to about 1K)
+    MPI-INF-3DHP_camera_1k.json          {subject: {seq: {cam: {R, t (mm), focal, princpt}}}}
+    MPI-INF-3DHP_joint_3d.json           {subject: {seq: {frame: 17x3 world mm}}}
+    MPI-INF-3DHP_SMPL_NeuralAnnot.json   {subject: {seq: {frame: {pose, shape, trans}}}}, world
+    images_1k/S{subject}/Seq{seq}/imageSequence/<file_name>
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from common.utils.preprocessing import process_bbox
+from common.utils.transforms import cam2pixel, world2cam
+from data.dataset import (
+    BaseDataset,
+    annotated_body_train_sample,
+    check_split,
+    coco_index,
+    get_image,
+    get_key,
+    get_keys,
+    get_nested,
+    load_json,
+    require_path,
+)
+from main.config import Config
+
+NAME = "MPI_INF_3DHP"
+DOWNLOAD_HINT = (
+    "Download the parsed MPI-INF-3DHP data (1K images, annotations and SMPL NeuralAnnot fits; "
+    "Google-Drive links in the original Pose2Pose README) into <data_dir>/MPI_INF_3DHP/data/ "
+    "with the layout of the README table 'Data sets'."
+)
+# MPI-INF-3DHP 17-joint set (spec 02 12.2).
+JOINTS_NAME = (
+    "Head_top", "Neck", "R_Shoulder", "R_Elbow", "R_Wrist", "L_Shoulder", "L_Elbow", "L_Wrist",
+    "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Torso", "Head",
+)  # fmt: skip
+FLIP_PAIRS = ((2, 5), (3, 6), (4, 7), (8, 11), (9, 12), (10, 13))
+ROOT_IDX = JOINTS_NAME.index("Pelvis")
+FRAME_STRIDE = 3  # keep frames with frame_idx % 3 == 0
+FILES = {
+    "data": "MPI-INF-3DHP_1k.json",
+    "camera": "MPI-INF-3DHP_camera_1k.json",
+    "joint": "MPI-INF-3DHP_joint_3d.json",
+    "smpl": "MPI-INF-3DHP_SMPL_NeuralAnnot.json",
+}
+
+
+class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
+    """MPI-INF-3DHP, constructed as ``MPI_INF_3DHP(cfg, transform, data_split)``.
+
+    Every split reads the same files and returns the training structure; the split only decides
+    whether the augmentation is random ('train') or the identity.
+    """
+
+    joints_name = JOINTS_NAME
+    flip_pairs = FLIP_PAIRS
+    root_joint_idx = ROOT_IDX
+
+    def __init__(
+        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
+    ) -> None:
+        check_split(NAME, data_split)
+        super().__init__(cfg, transform, data_split)
+        self.data_dir = osp.join(cfg.data_dir, NAME, "data")
+        self.datalist = self._load_data()
+
+    def _load_data(self) -> list[dict[str, Any]]:
+        require_path(self.data_dir, NAME, DOWNLOAD_HINT)
+        db, cameras, joints, fits = (
+            load_json(osp.join(self.data_dir, FILES[key]), NAME, DOWNLOAD_HINT)
+            for key in ("data", "camera", "joint", "smpl")
+        )
+        anns, images = coco_index(db, NAME, FILES["data"])
+        datalist = []
+        for ann in anns:
+            img = get_image(images, ann, NAME)
+            img_desc = f"image {ann['image_id']}"
+            subject, seq, frame, cam_idx = get_keys(
+                img, ("subject_idx", "seq_idx", "frame_idx", "cam_idx"), NAME, img_desc
+            )
+            if frame % FRAME_STRIDE != 0:
+                continue
+            cam = get_nested(cameras, (subject, seq, cam_idx), NAME, FILES["camera"])
+            R, t, focal, princpt = (
+                np.array(v, dtype=np.float32)
+                for v in get_keys(cam, ("R", "t", "focal", "princpt"), NAME,
+                                  f"camera [{subject}][{seq}][{cam_idx}]")
+            )  # fmt: skip
+            joint_world = np.array(
+                get_nested(joints, (subject, seq, frame), NAME, FILES["joint"]), dtype=np.float32
+            )  # (17, 3) mm
+            joint_cam = world2cam(joint_world, R, t)  # (17, 3) camera mm
+            joint_img = cam2pixel(joint_cam, focal, princpt)  # (17, 3); depth replaced later
+            file_name, width, height = get_keys(
+                img, ("file_name", "width", "height"), NAME, img_desc
+            )
+            bbox = process_bbox(
+                np.array(get_key(ann, "bbox", NAME, f"annotation {ann['id']}")), width, height,
+                self.cfg.input_img_shape,
+            )  # fmt: skip
+            if bbox is None:
+                continue
+            smpl_param = get_nested(fits, (subject, seq, frame), NAME, FILES["smpl"])
+            img_path = osp.join(
+                self.data_dir, "images_1k", f"S{subject}", f"Seq{seq}", "imageSequence", file_name
+            )
+            datalist.append(
+                {
+                    "img_path": img_path,
+                    "img_id": ann["image_id"],
+                    "img_shape": (height, width),
+                    "bbox": bbox,
+                    "joint_img": joint_img,
+                    "joint_cam": joint_cam,
+                    "joint_valid": np.ones((len(JOINTS_NAME), 1), dtype=np.float32),
+                    "cam_param": {"R": R, "t": t, "focal": focal, "princpt": princpt},  # t in mm
+                    "smpl_param": smpl_param,
+                }
+            )
+        return datalist
+
+    def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        data = self.datalist[idx]
+        img, img2bb_trans, _, rot, do_flip = self.load_patch(data["img_path"], data["bbox"])
+        root = self.root_joint_idx
+        joint_cam = (data["joint_cam"] - data["joint_cam"][root, None, :]) / 1000  # (17, 3) m
+        joint_img = np.concatenate((data["joint_img"][:, :2], joint_cam[:, 2:]), 1)
+        cam_param = dict(data["cam_param"], t=data["cam_param"]["t"] / 1000)  # t in m
+        return annotated_body_train_sample(
+            self.cfg, img, (img2bb_trans, rot, do_flip), data["img_shape"], joint_img, joint_cam,
+            data["joint_valid"], self.joints_name, self.flip_pairs, data["smpl_param"], cam_param,
+            True,
+        )  # fmt: skip

@@ -1,0 +1,403 @@
+"""Dataset plumbing shared by every dataset: the multi-dataset wrapper, annotation reading with
+clear errors, the image -> patch step and the body training sample (spec 02 2, 8).
+
+Sample dictionaries (collated by PyTorch's default collate; arrays float32, Python floats become
+float64 tensors). Body training sample (spec 02 8.1), J = 33 SMPL supervision joints:
+
+- ``inputs``: ``img`` (3, H_in, W_in) RGB in [0, 1].
+- ``targets``: ``joint_img`` (J, 3) heatmap cells, ``joint_cam`` (J, 3) root-relative m,
+  ``smpl_joint_img`` (J, 3), ``smpl_joint_cam`` (J, 3), ``smpl_pose`` (72,), ``smpl_shape`` (10,).
+- ``meta_info``: ``joint_valid`` (J, 1), ``joint_trunc`` (J, 1), ``smpl_joint_trunc`` (J, 1),
+  ``smpl_joint_valid`` (J, 1) ones, ``smpl_pose_valid`` (72,) ones, ``smpl_shape_valid`` 1.0,
+  ``is_3D`` (1.0 for 3D datasets, 0.0 for 2D datasets).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os.path as osp
+import random
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from common.utils.human_model_targets import HumanModelTargets, process_human_model_output
+from common.utils.human_models import SMPL
+from common.utils.preprocessing import augmentation, load_img, process_db_coord
+from main.config import Config
+
+SPLITS = ("train", "test")
+
+
+class AnnotationError(ValueError):
+    """An annotation file lacks an expected entry or key (the message names both)."""
+
+
+# ---- multi-dataset wrapper (spec 02 2) -----------------------------------------------------
+
+
+class MultipleDatasets(Dataset):
+    """Several datasets seen as one, concatenated or stretched to the same length.
+
+    ``make_same_len=True``: length ``max_len * n``; index ``i`` goes to dataset ``i // max_len``
+    at ``i % max_len``, wrapped modulo the dataset's length; positions in its incomplete last lap
+    (``>= L * (max_len // L)``) draw a uniform random sample with Python's ``random.randint``.
+    ``make_same_len=False``: plain concatenation.
+
+    Differences from the reference (which crashes there, spec 02 15.1 B6): an empty list or an
+    empty dataset raises ``ValueError`` at construction; an index outside ``[0, len)`` raises
+    ``IndexError``.
+    """
+
+    def __init__(self, dbs: Sequence[Dataset], make_same_len: bool = True) -> None:
+        if len(dbs) == 0:
+            raise ValueError("MultipleDatasets: the list of datasets is empty")
+        lengths = [len(db) for db in dbs]  # type: ignore[arg-type]
+        for db, length in zip(dbs, lengths):
+            if length == 0:
+                raise ValueError(
+                    f"MultipleDatasets: dataset {type(db).__name__} has no sample; check its "
+                    "data folder and annotation files"
+                )
+        self.dbs = list(dbs)
+        self.db_num = len(dbs)
+        self.db_lens = lengths
+        self.max_db_data_num = max(lengths)
+        self.db_len_cumsum = np.cumsum(lengths).tolist()
+        self.make_same_len = make_same_len
+
+    def __len__(self) -> int:
+        if self.make_same_len:
+            return self.max_db_data_num * self.db_num
+        return self.db_len_cumsum[-1]
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(dataset index, index inside it) of global ``index``; may draw a random number."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"MultipleDatasets: index {index} out of range [0, {len(self)})")
+        if self.make_same_len:
+            db_idx, data_idx = divmod(index, self.max_db_data_num)
+            db_len = self.db_lens[db_idx]
+            laps = self.max_db_data_num // db_len
+            if data_idx >= db_len * laps:
+                return db_idx, random.randint(0, db_len - 1)
+            return db_idx, data_idx % db_len
+        db_idx = bisect.bisect_right(self.db_len_cumsum, index)
+        start = self.db_len_cumsum[db_idx - 1] if db_idx > 0 else 0
+        return db_idx, index - start
+
+    def __getitem__(self, index: int) -> Any:
+        db_idx, data_idx = self.locate(index)
+        return self.dbs[db_idx][data_idx]
+
+
+# ---- annotation files ----------------------------------------------------------------------
+
+
+def check_split(dataset: str, data_split: str, allowed: Iterable[str] = SPLITS) -> None:
+    """Raise ``ValueError`` unless ``data_split`` is one of ``allowed``."""
+    allowed = tuple(allowed)
+    if data_split not in allowed:
+        raise ValueError(f"{dataset}: data_split must be one of {allowed}, got {data_split!r}")
+
+
+def require_path(path: str, dataset: str, hint: str) -> str:
+    """Return ``path`` if it exists, else raise ``FileNotFoundError`` naming it and ``hint``."""
+    if not osp.exists(path):
+        raise FileNotFoundError(f"{dataset}: {path} not found. {hint}")
+    return path
+
+
+def load_json(path: str, dataset: str, hint: str) -> Any:
+    """Read a JSON file; a missing file names the path and what to download (``hint``)."""
+    require_path(path, dataset, hint)
+    with open(path) as f:
+        return json.load(f)
+
+
+def get_key(entry: Mapping[str, Any], key: str, dataset: str, entry_id: Any) -> Any:
+    """``entry[key]``, or :class:`AnnotationError` naming the dataset, the entry and the key."""
+    try:
+        return entry[key]
+    except (KeyError, TypeError, IndexError):
+        raise AnnotationError(
+            f"{dataset}: annotation entry {entry_id} has no key {key!r}"
+        ) from None
+
+
+def get_keys(
+    entry: Mapping[str, Any], keys: Sequence[str], dataset: str, entry_id: Any
+) -> list[Any]:
+    """``[entry[k] for k in keys]`` with the error of :func:`get_key`."""
+    return [get_key(entry, key, dataset, entry_id) for key in keys]
+
+
+def get_nested(tree: Mapping[str, Any], keys: Sequence[Any], dataset: str, source: str) -> Any:
+    """``tree[k0][k1]...`` with string keys; a missing level raises :class:`AnnotationError`."""
+    node: Any = tree
+    for depth, key in enumerate(keys):
+        try:
+            node = node[str(key)]
+        except (KeyError, TypeError):
+            path = "][".join(str(k) for k in keys[: depth + 1])
+            raise AnnotationError(f"{dataset}: {source} has no entry [{path}]") from None
+    return node
+
+
+def merge_coco(parts: Sequence[Mapping[str, Any]]) -> dict[str, list]:
+    """Concatenate every top-level list of several COCO-style dicts, in the given order."""
+    merged: dict[str, list] = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, list):
+                merged.setdefault(key, []).extend(value)
+    return merged
+
+
+def coco_index(
+    data: Mapping[str, Any], dataset: str, source: str
+) -> tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]]:
+    """Annotations in file order and images by id of a COCO-style dict (as ``pycocotools``).
+
+    Returns:
+        ``(annotations, images_by_id)``; annotation ids repeated in the file keep their first
+        position and the last entry, like ``pycocotools.COCO.anns``.
+    """
+    for key in ("images", "annotations"):
+        if key not in data:
+            raise AnnotationError(f"{dataset}: {source} has no top-level list {key!r}")
+    images = {get_key(img, "id", dataset, f"{source} images[{i}]"): img
+              for i, img in enumerate(data["images"])}  # fmt: skip
+    anns: dict[Any, dict[str, Any]] = {}
+    for i, ann in enumerate(data["annotations"]):
+        anns[get_key(ann, "id", dataset, f"{source} annotations[{i}]")] = ann
+    return list(anns.values()), images
+
+
+def get_image(
+    images: Mapping[Any, dict[str, Any]], ann: Mapping[str, Any], dataset: str
+) -> dict[str, Any]:
+    """The image entry of an annotation (``image_id``), with a clear error when absent."""
+    image_id = get_key(ann, "image_id", dataset, f"annotation {ann.get('id')}")
+    if image_id not in images:
+        raise AnnotationError(
+            f"{dataset}: annotation {ann.get('id')} refers to image_id {image_id}, which is not "
+            "in 'images'"
+        )
+    return images[image_id]
+
+
+# ---- samples -------------------------------------------------------------------------------
+
+
+class BaseDataset(Dataset):
+    """What every dataset shares: config, transform, split, ``datalist`` and the patch step.
+
+    Subclasses fill ``self.datalist`` (a list of per-sample dicts) in their constructor.
+    """
+
+    def __init__(
+        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
+    ):
+        self.cfg = cfg
+        self.transform = transform
+        self.data_split = data_split
+        self.datalist: list[dict[str, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.datalist)
+
+    def load_patch(
+        self, img_path: str, bbox: np.ndarray, enforce_flip: bool | None = None
+    ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, float, bool]:
+        """Read the image, crop/augment the box, convert to the network input.
+
+        Returns:
+            ``(img, img2bb_trans, bb2img_trans, rot, do_flip)``: img (3, H_in, W_in) float32 in
+            [0, 1]; the (2, 3) affines of :func:`common.utils.preprocessing.augmentation`.
+        """
+        img = load_img(img_path)
+        patch, img2bb_trans, bb2img_trans, rot, do_flip = augmentation(
+            img, bbox, self.data_split, self.cfg.input_img_shape, enforce_flip
+        )
+        img_tensor = self.transform(patch.astype(np.float32)) / 255.0
+        return img_tensor, img2bb_trans, bb2img_trans, rot, do_flip
+
+
+def body_train_sample(
+    img: torch.Tensor,
+    joint_img: np.ndarray,
+    joint_cam: np.ndarray,
+    joint_valid: np.ndarray,
+    joint_trunc: np.ndarray,
+    smpl: HumanModelTargets,
+    is_3d: bool,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Assemble the body training triple of spec 02 8.1 (keys documented in the module)."""
+    pose = smpl.pose
+    if pose is None:
+        raise ValueError("body_train_sample: expected SMPL targets (with a pose)")
+    inputs = {"img": img}
+    targets = {
+        "joint_img": joint_img,
+        "joint_cam": joint_cam,
+        "smpl_joint_img": smpl.joint_img,
+        "smpl_joint_cam": smpl.joint_cam,
+        "smpl_pose": pose,
+        "smpl_shape": smpl.shape,
+    }
+    meta_info = {
+        "joint_valid": joint_valid,
+        "joint_trunc": joint_trunc,
+        "smpl_joint_trunc": smpl.joint_trunc,
+        "smpl_joint_valid": np.ones_like(smpl.joint_trunc),
+        "smpl_pose_valid": np.ones(len(pose), dtype=np.float32),
+        "smpl_shape_valid": 1.0,
+        "is_3D": float(is_3d),
+    }
+    return inputs, targets, meta_info
+
+
+def annotated_body_train_sample(
+    cfg: Config,
+    img: torch.Tensor,
+    aug: tuple[np.ndarray, float, bool],
+    img_shape: Sequence[int],
+    joint_img: np.ndarray,
+    joint_cam: np.ndarray,
+    joint_valid: np.ndarray,
+    joints_name: Sequence[str],
+    flip_pairs: Sequence[tuple[int, int]],
+    smpl_param: Mapping[str, Any],
+    cam_param: Mapping[str, Any],
+    is_3d: bool,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Body training triple of a dataset with joint annotations and an SMPL fit (spec 02 8.1).
+
+    Dataset joints go through :func:`process_db_coord` into the 33-joint SMPL set, the fit
+    through :func:`process_human_model_output` (spec 02 9.4, 10.4, 11.3, 12.4).
+
+    Args:
+        cfg: patch / heatmap geometry and ``human_model_path``.
+        img: (3, H_in, W_in) network input.
+        aug: ``(img2bb_trans (2, 3), rot (degrees), do_flip)`` of :meth:`BaseDataset.load_patch`.
+        img_shape: (H, W) of the image that was cropped.
+        joint_img: (J, 3) image px x, y and root-relative depth, m (0 for 2D datasets).
+        joint_cam: (J, 3) root-relative camera coordinates, m (zeros for 2D datasets).
+        joint_valid: (J, 1) validity.
+        joints_name, flip_pairs: the dataset's joint set.
+        smpl_param: fit ``pose`` (72), ``shape`` (10), ``trans`` (3, m).
+        cam_param: ``focal``, ``princpt`` (image px), optional world->camera ``R``, ``t`` (m).
+        is_3d: 1.0 / 0.0 in ``meta_info['is_3D']``.
+    """
+    img2bb_trans, rot, do_flip = aug
+    joint_img, joint_cam, joint_valid, joint_trunc = process_db_coord(
+        cfg, joint_img, joint_cam, joint_valid, do_flip, img_shape, flip_pairs, img2bb_trans,
+        rot, joints_name, SMPL.joints_name,
+    )  # fmt: skip
+    smpl = process_human_model_output(
+        cfg, smpl_param, cam_param, do_flip, img_shape, img2bb_trans, rot, "smpl"
+    )
+    return body_train_sample(img, joint_img, joint_cam, joint_valid, joint_trunc, smpl, is_3d)
+
+
+def hand_train_sample(
+    img: torch.Tensor,
+    joint_img: np.ndarray,
+    joint_cam: np.ndarray,
+    joint_valid: np.ndarray,
+    joint_trunc: np.ndarray,
+    mano: HumanModelTargets | None,
+    is_3d: bool,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Assemble the hand training triple of spec 03 3.0.7 (J = 21 MANO joints).
+
+    ``targets``: ``joint_img`` (J, 3) heatmap cells, ``mano_joint_img`` (J, 3), ``joint_cam``
+    (J, 3) m, ``mano_joint_cam`` (J, 3) m, ``mano_pose`` (48,), ``mano_shape`` (10,).
+    ``meta_info``: ``joint_valid``, ``joint_trunc``, ``mano_joint_trunc``, ``mano_joint_valid``
+    (J, 1), ``mano_pose_valid`` (48,), ``mano_shape_valid`` and ``is_3D`` (Python floats).
+    A sample without a MANO fit (``mano=None``) gets zero MANO targets and zero MANO validities.
+    """
+    if mano is None:
+        joint_num = len(joint_img)
+        mano_joint_img = np.zeros((joint_num, 3), dtype=np.float32)
+        mano_joint_cam = np.zeros((joint_num, 3), dtype=np.float32)
+        mano_joint_trunc = np.zeros((joint_num, 1), dtype=np.float32)
+        mano_pose = np.zeros(48, dtype=np.float32)
+        mano_shape = np.zeros(10, dtype=np.float32)
+        fit_valid = 0.0
+    else:
+        if mano.pose is None:
+            raise ValueError("hand_train_sample: expected MANO targets (with a pose)")
+        mano_joint_img, mano_joint_cam, mano_joint_trunc = (
+            mano.joint_img,
+            mano.joint_cam,
+            mano.joint_trunc,
+        )
+        mano_pose, mano_shape = mano.pose, mano.shape
+        fit_valid = 1.0
+    inputs = {"img": img}
+    targets = {
+        "joint_img": joint_img,
+        "mano_joint_img": mano_joint_img,
+        "joint_cam": joint_cam,
+        "mano_joint_cam": mano_joint_cam,
+        "mano_pose": mano_pose,
+        "mano_shape": mano_shape,
+    }
+    meta_info = {
+        "joint_valid": joint_valid,
+        "joint_trunc": joint_trunc,
+        "mano_joint_trunc": mano_joint_trunc,
+        "mano_joint_valid": np.full_like(mano_joint_trunc, fit_valid),
+        "mano_pose_valid": np.full(len(mano_pose), fit_valid, dtype=np.float32),
+        "mano_shape_valid": fit_valid,
+        "is_3D": float(is_3d),
+    }
+    return inputs, targets, meta_info
+
+
+def face_train_sample(
+    img: torch.Tensor,
+    joint_img: np.ndarray,
+    joint_cam: np.ndarray,
+    joint_valid: np.ndarray,
+    joint_trunc: np.ndarray,
+    flame: HumanModelTargets,
+    is_3d: bool,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Assemble the face training triple of spec 03 3.0.7 (J = 73 FLAME joints).
+
+    ``targets``: ``joint_img`` (J, 3) heatmap cells, ``joint_cam`` (J, 3) m,
+    ``flame_joint_cam`` (J, 3) m, ``flame_root_pose``, ``flame_jaw_pose`` (3,), ``flame_shape``,
+    ``flame_expr`` (10,). ``meta_info``: ``joint_valid``, ``joint_trunc``, ``flame_joint_valid``
+    (J, 1) ones, ``flame_root_pose_valid``, ``flame_jaw_pose_valid``, ``flame_shape_valid``,
+    ``flame_expr_valid`` (1.0) and ``is_3D`` (Python floats). The FLAME 2D projection is not a
+    target (spec 03 3.5.3).
+    """
+    if flame.root_pose is None or flame.jaw_pose is None or flame.expr is None:
+        raise ValueError("face_train_sample: expected FLAME targets (root/jaw pose, expression)")
+    inputs = {"img": img}
+    targets = {
+        "joint_img": joint_img,
+        "joint_cam": joint_cam,
+        "flame_joint_cam": flame.joint_cam,
+        "flame_root_pose": flame.root_pose,
+        "flame_jaw_pose": flame.jaw_pose,
+        "flame_shape": flame.shape,
+        "flame_expr": flame.expr,
+    }
+    meta_info = {
+        "joint_valid": joint_valid,
+        "joint_trunc": joint_trunc,
+        "flame_joint_valid": np.ones((len(flame.joint_cam), 1), dtype=np.float32),
+        "flame_root_pose_valid": 1.0,
+        "flame_jaw_pose_valid": 1.0,
+        "flame_shape_valid": 1.0,
+        "flame_expr_valid": 1.0,
+        "is_3D": float(is_3d),
+    }
+    return inputs, targets, meta_info

@@ -1,0 +1,15 @@
+"""Hand demo: ``cd demo/hand && python demo.py --gpu 0`` (or ``python demo/hand/demo.py``).
+
+Writes the mesh, its renders over the crop and the image, and the parameters; see
+``python demo.py --help`` and ``common/demo.py``.
+"""
+
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from common.demo import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main("hand", default_output_dir=osp.dirname(osp.abspath(__file__))))

@@ -1,0 +1,47 @@
+"""Test Pose2Pose: ``python test.py --gpu 0 --parts body --test_epoch 6`` (from ``main/``)."""
+
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import argparse  # noqa: E402
+
+from main.config import (  # noqa: E402
+    ConfigError,
+    add_common_args,
+    add_data_args,
+    add_model_args,
+    add_runner_args,
+    config_from_args,
+)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Test a Pose2Pose snapshot.")
+    add_common_args(parser)
+    add_data_args(parser)
+    add_model_args(parser)
+    add_runner_args(parser)
+    parser.add_argument("--test_epoch", type=int, default=None, help="loads snapshot_<N>.pth.tar")
+    parser.add_argument("--snapshot", default=None, help="test this snapshot file instead")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.test_epoch is None and args.snapshot is None:
+        sys.exit("--test_epoch: required (or --snapshot PATH)")
+    try:
+        cfg = config_from_args(
+            args, snapshot=None if args.snapshot is None else osp.abspath(args.snapshot)
+        )
+    except ConfigError as err:
+        sys.exit(str(err))
+    from common.base import Tester
+
+    return Tester(cfg, args.test_epoch).test()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Train Pose2Pose: ``python train.py --gpu 0-3 --parts body [--continue]`` (from ``main/``)."""
+
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import argparse  # noqa: E402
+
+from main.config import (  # noqa: E402
+    ConfigError,
+    add_common_args,
+    add_data_args,
+    add_model_args,
+    add_runner_args,
+    config_from_args,
+)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train Pose2Pose (body, hand or face).")
+    add_common_args(parser)
+    add_data_args(parser)
+    add_model_args(parser)
+    add_runner_args(parser)
+    parser.add_argument(
+        "--continue",
+        dest="continue_train",
+        action="store_true",
+        help="resume from the newest snapshot_<N>.pth.tar in the output's model_dump",
+    )
+    parser.add_argument("--snapshot", default=None, help="start from this snapshot file")
+    parser.add_argument(
+        "--reset_epoch",
+        action="store_true",
+        help="with --snapshot: start at epoch 0 with a fresh optimizer (e.g. AGORA fine-tuning)",
+    )
+    parser.add_argument(
+        "--max_itr_per_epoch", type=int, default=None, help="stop each epoch after N iterations"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.reset_epoch and args.snapshot is None:
+        sys.exit("--reset_epoch: only valid together with --snapshot PATH")
+    try:
+        cfg = config_from_args(
+            args,
+            continue_train=args.continue_train,
+            snapshot=None if args.snapshot is None else osp.abspath(args.snapshot),
+            reset_epoch=args.reset_epoch,
+            max_itr_per_epoch=args.max_itr_per_epoch,
+        )
+    except ConfigError as err:
+        sys.exit(str(err))
+    from common.base import Trainer
+
+    Trainer(cfg).train()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,426 @@
+"""Training-speed benchmark: ``python tool/bench_train.py [--parts body,hand,face] [--no_compile]``.
+
+Per part and device, on one fixed batch of the part's training sets (the presets of
+``main/config.py``; fixtures made from stand-in human models in a temporary folder unless
+``--human_model_path`` / ``--data_dir`` are given), prints one table:
+
+* ``step <setting>``: images/s and iterations/s of the training step of ``main/train.py`` (batch
+  to the device, forward under the setting's autocast, mean of every loss, backward, Adam step,
+  total loss read back) for fp32, ``bf16`` autocast, ``channels_last`` and ``torch.compile``
+  (``+`` combines them, e.g. ``bf16+channels_last``); the rate relative to fp32; the seconds of
+  the excluded warm-up iterations (compilation happens there); the total loss after the same
+  number of steps on the same batch from the same initial weights and its relative difference to
+  fp32. The settings are timed interleaved (one iteration of each in turn), so a change of machine
+  load affects them alike.
+* ``loader <Dataset>``: training samples/s of one loader process (``num_workers=0``, torch and
+  OpenCV on one thread), i.e. what one DataLoader worker delivers.
+* ``loop``: the end-to-end rate of a DataLoader with ``--workers`` worker processes feeding the
+  fp32 step, and its ratio to the pure fp32 step rate.
+
+CUDA rows are measured when a CUDA device is present and say "not measured (no CUDA device)"
+otherwise. Models are built with ``--no_imagenet`` (the weights do not change the speed).
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Sequence  # noqa: E402
+
+import cv2  # noqa: E402
+import torch  # noqa: E402
+import torchvision.transforms as T  # noqa: E402
+from torch.utils.data import DataLoader, Dataset, RandomSampler, default_collate  # noqa: E402
+
+from common.base import Trainer, build_trainset, seed_everything, seed_worker, to_device  # noqa: E402
+from common.logger import close_run_logger  # noqa: E402
+from data.dataset import MultipleDatasets  # noqa: E402
+from main.config import PART_PRESETS, Config, make_config  # noqa: E402
+from tool.bench_common import (  # noqa: E402
+    NO_CUDA,
+    BenchError,
+    BenchInputs,
+    bench_inputs,
+    cuda_present,
+    fmt,
+    format_table,
+    gpu_ids_for,
+    load_summary,
+    machine_summary,
+    parse_devices,
+    parse_parts,
+    synchronize,
+    timed,
+)
+
+logger = logging.getLogger("bench_train")
+
+SETTING_FLAGS = ("bf16", "channels_last", "compile")
+DEFAULT_SETTINGS = "fp32,bf16,channels_last,compile"
+LOSS_TARGET = 0.02  # relative loss difference to fp32 targeted on GPU
+
+Batch = tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One way of running the train step."""
+
+    name: str  # 'fp32' or '+'-joined flags, e.g. 'bf16+channels_last'
+    amp: str  # Config.amp: 'none' or 'bf16'
+    channels_last: bool
+    compile: bool
+
+
+FP32 = Setting("fp32", "none", False, False)
+
+
+def parse_settings(text: str, no_compile: bool = False) -> list[Setting]:
+    """``'fp32,bf16,channels_last,compile'`` -> settings, fp32 first (added if absent).
+
+    Args:
+        text: comma-separated names; a name is ``fp32`` or flags of :data:`SETTING_FLAGS`
+            joined by ``+``.
+        no_compile: drop every setting that uses ``compile``.
+
+    Raises:
+        BenchError: an unknown or repeated flag.
+    """
+    settings = [FP32]
+    for name in dict.fromkeys(n.strip() for n in text.split(",") if n.strip()):
+        if name == "fp32":
+            continue
+        flags = name.split("+")
+        if any(f not in SETTING_FLAGS for f in flags) or len(set(flags)) != len(flags):
+            raise BenchError(
+                f"--settings: bad setting {name!r}; use fp32 or flags of "
+                f"{', '.join(SETTING_FLAGS)} joined by '+'"
+            )
+        if no_compile and "compile" in flags:
+            continue
+        amp = "bf16" if "bf16" in flags else "none"
+        settings.append(Setting(name, amp, "channels_last" in flags, "compile" in flags))
+    return settings
+
+
+def part_datasets(part: str) -> list[str]:
+    """The training sets of the part's preset (3D first, then 2D)."""
+    preset = PART_PRESETS[part]
+    return list(dict.fromkeys(preset.trainset_3d + preset.trainset_2d))
+
+
+def leaf_datasets(dataset: Dataset) -> list[Dataset]:
+    """The individual data sets inside (nested) :class:`MultipleDatasets`."""
+    if isinstance(dataset, MultipleDatasets):
+        return [leaf for db in dataset.dbs for leaf in leaf_datasets(db)]
+    return [dataset]
+
+
+def fixed_batch(trainset: Dataset, batch_size: int, seed: int) -> Batch:
+    """A batch of ``batch_size`` training samples (wrapping around a small set), seeded."""
+    seed_everything(seed)  # the augmentation draws from numpy and random
+    order = torch.randperm(len(trainset), generator=torch.Generator().manual_seed(seed))
+    return default_collate([trainset[int(order[i % len(order)])] for i in range(batch_size)])
+
+
+def make_trainer(cfg: Config, setting: Setting, seed: int) -> Trainer:
+    """The model and Adam optimizer exactly as ``Trainer`` builds them (same seed, same weights)."""
+    trainer = Trainer(cfg)
+    close_run_logger(trainer.logger)  # no console or file lines from the bench
+    torch.manual_seed(seed)
+    trainer._make_model()
+    if setting.compile:
+        trainer.model = torch.compile(trainer.model)
+    return trainer
+
+
+def train_step(trainer: Trainer, batch: Batch) -> float:
+    """One iteration of ``Trainer._train_epoch`` without its log line; returns the total loss."""
+    cfg, rt = trainer.cfg, trainer.runtime
+    inputs, targets, meta_info = batch
+    inputs = to_device(inputs, rt.device, cfg.channels_last)
+    targets = to_device(targets, rt.device)
+    meta_info = to_device(meta_info, rt.device)
+    trainer.optimizer.zero_grad()
+    with rt.autocast():
+        loss = trainer.model(inputs, targets, meta_info, "train")
+    loss = {k: v.float().mean() for k, v in loss.items()}
+    total = sum(loss.values())
+    total.backward()
+    trainer.optimizer.step()
+    return float(total.detach().item())  # the runner logs every loss each iteration
+
+
+@dataclass
+class StepResult:
+    setting: Setting
+    warmup_s: float = 0.0
+    timed_s: float = 0.0
+    loss: float | None = None
+    error: str | None = None
+
+
+def measure_steps(
+    trainers: dict[str, Trainer],
+    settings: Sequence[Setting],
+    batch: Batch,
+    warmup: int,
+    iters: int,
+) -> dict[str, StepResult]:
+    """Run ``warmup + iters`` steps of every setting, interleaved; time the last ``iters``.
+
+    A setting other than fp32 that raises is reported with its error and dropped.
+    """
+    results = {s.name: StepResult(s) for s in settings}
+    for itr in range(warmup + iters):
+        for setting in settings:
+            result = results[setting.name]
+            if result.error is not None:
+                continue
+            trainer = trainers[setting.name]
+            try:
+                seconds, loss = timed(lambda: train_step(trainer, batch), trainer.runtime.device)
+            except Exception as err:  # noqa: BLE001 - reported in the table, e.g. compile failures
+                if setting == FP32:
+                    raise
+                result.error = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:120]}"
+                logger.warning("%s: %s", setting.name, result.error)
+                continue
+            if itr < warmup:
+                result.warmup_s += seconds
+            else:
+                result.timed_s += seconds
+            result.loss = loss
+    return results
+
+
+def loader_rate(dataset: Dataset, batch_size: int, samples: int, seed: int) -> tuple[float, float]:
+    """(samples/s, batches/s) of one loader process: ``num_workers=0``, one torch/OpenCV thread."""
+    torch_threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        seed_everything(seed)
+        sampler = RandomSampler(
+            dataset, replacement=True, num_samples=samples,
+            generator=torch.Generator().manual_seed(seed),
+        )  # fmt: skip
+        loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=0)
+        start = time.perf_counter()
+        batches = sum(1 for _ in loader)
+        seconds = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(torch_threads)
+        cv2.setNumThreads(cv_threads)
+    return samples / seconds, batches / seconds
+
+
+def loop_rate(
+    trainer: Trainer, trainset: Dataset, batch_size: int, workers: int, warmup: int, iters: int,
+    seed: int,
+) -> tuple[float, float]:  # fmt: skip
+    """(images/s, iterations/s) of ``workers`` loader processes feeding the train step."""
+    device = trainer.runtime.device
+    seed_everything(seed)
+    sampler = RandomSampler(
+        trainset, replacement=True, num_samples=batch_size * (warmup + iters),
+        generator=torch.Generator().manual_seed(seed),
+    )  # fmt: skip
+    loader = DataLoader(
+        trainset,
+        batch_size=batch_size,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        worker_init_fn=seed_worker if workers > 0 else None,
+    )
+    batches = iter(loader)
+    for _ in range(warmup):
+        train_step(trainer, next(batches))
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(iters):
+        train_step(trainer, next(batches))
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    return iters * batch_size / seconds, iters / seconds
+
+
+def _pin(batch: Batch) -> Batch:
+    """Page-locked copy of a CPU batch, as the CUDA DataLoader delivers it."""
+    return tuple({k: v.pin_memory() for k, v in part.items()} for part in batch)  # type: ignore
+
+
+def bench_part(part: str, args: argparse.Namespace, inputs: BenchInputs) -> list[list[str]]:
+    """All table rows of one part."""
+    settings = parse_settings(args.settings, args.no_compile)
+    total_steps = args.warmup + args.iters
+    rows: list[list[str]] = []
+    base_cfg = dict(
+        human_model_path=inputs.human_model_path, data_dir=inputs.data_dir, no_imagenet=True,
+        resnet_type=args.resnet_type, num_thread=args.workers,
+    )  # fmt: skip
+    cfg = make_config(part, output_dir=osp.join(inputs.scratch, part), **base_cfg)
+    logger.info("%s: building the training set (%s)", part, ", ".join(part_datasets(part)))
+    trainset = build_trainset(cfg, T.ToTensor())
+
+    for device in parse_devices(args.devices):
+        if device == "cuda" and not cuda_present():
+            rows += [[part, device, f"step {s.name}", NO_CUDA] for s in settings]
+            rows.append([part, device, f"loop: {args.workers} workers + step fp32", NO_CUDA])
+            continue
+        batch_size = args.cuda_batch_size if device == "cuda" else args.batch_size
+        batch = fixed_batch(trainset, batch_size, args.seed)
+        if device == "cuda":
+            batch = _pin(batch)
+        trainers = {}
+        for setting in settings:
+            logger.info("%s %s: building the model for %s", part, device, setting.name)
+            run_cfg = make_config(
+                part, output_dir=osp.join(inputs.scratch, part, device, setting.name),
+                gpu_ids=gpu_ids_for(device), amp=setting.amp,
+                channels_last=setting.channels_last, train_batch_size=batch_size, **base_cfg,
+            )  # fmt: skip
+            trainers[setting.name] = make_trainer(run_cfg, setting, args.seed)
+        logger.info("%s %s: %d steps of %d settings", part, device, total_steps, len(settings))
+        results = measure_steps(trainers, settings, batch, args.warmup, args.iters)
+        base = results[FP32.name]
+        base_rate = args.iters / base.timed_s
+        for setting in settings:
+            result = results[setting.name]
+            measure = f"step {setting.name}"
+            if result.error is not None:
+                rows.append([part, device, measure, result.error])
+                continue
+            rate = args.iters / result.timed_s
+            rel = abs(result.loss - base.loss) / max(abs(base.loss), 1e-12)
+            flag = f" (> {LOSS_TARGET:.0%})" if rel > LOSS_TARGET else ""
+            rows.append([
+                part, device, measure, str(batch_size), fmt(rate * batch_size), fmt(rate, 3),
+                fmt(rate / base_rate), fmt(result.warmup_s, 1), f"{result.loss:.4f}",
+                f"{rel:.2%}{flag}",
+            ])  # fmt: skip
+        fp32_trainer = trainers[FP32.name]
+        del trainers
+        logger.info("%s %s: loop with %d loader workers", part, device, args.workers)
+        img_rate, it_rate = loop_rate(
+            fp32_trainer, trainset, batch_size, args.workers, args.warmup, args.iters, args.seed
+        )
+        rows.append([
+            part, device, f"loop: {args.workers} workers + step fp32", str(batch_size),
+            fmt(img_rate), fmt(it_rate, 3), fmt(it_rate / base_rate),
+        ])  # fmt: skip
+        del fp32_trainer
+
+    for dataset in leaf_datasets(trainset):
+        name = type(dataset).__name__
+        logger.info("%s: loader %s", part, name)
+        samples, batches = loader_rate(dataset, args.batch_size, args.loader_samples, args.seed)
+        rows.append([
+            part, "cpu", f"loader {name} (1 process, 1 thread)", str(args.batch_size),
+            fmt(samples), fmt(batches, 3),
+        ])  # fmt: skip
+    return rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="body,hand,face", help="comma-separated parts")
+    parser.add_argument("--devices", default="cpu,cuda", help="cpu and/or cuda (default: both)")
+    parser.add_argument(
+        "--settings",
+        default=DEFAULT_SETTINGS,
+        help="comma-separated: fp32 (always measured, the reference), flags "
+        f"{', '.join(SETTING_FLAGS)} or several joined by '+' (default {DEFAULT_SETTINGS})",
+    )
+    parser.add_argument(
+        "--no_compile", action="store_true", help="skip the torch.compile settings (slow warm-up)"
+    )
+    parser.add_argument("--batch_size", type=int, default=2, help="CPU batch (default 2)")
+    parser.add_argument(
+        "--cuda_batch_size",
+        type=int,
+        default=48,
+        help="CUDA batch (default 48, the reference's per-GPU batch)",
+    )
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per setting")
+    parser.add_argument("--iters", type=int, default=3, help="timed steps per setting")
+    parser.add_argument(
+        "--loader_samples", type=int, default=16, help="samples read per data set (loader rows)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="DataLoader workers of the loop rows (default: the number of cores)",
+    )
+    parser.add_argument("--resnet_type", type=int, default=50, help="backbone depth (default 50)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--human_model_path", default=None, help="SMPL/MANO/FLAME folder (default: stand-ins)"
+    )
+    parser.add_argument(
+        "--data_dir", default=None, help="data set root (default: fixtures in a temporary folder)"
+    )
+    return parser
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    for name in ("batch_size", "cuda_batch_size", "iters", "loader_samples"):
+        if getattr(args, name) < 1:
+            raise BenchError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
+    for name in ("warmup", "workers"):
+        if getattr(args, name) < 0:
+            raise BenchError(f"--{name}: expected an integer >= 0, got {getattr(args, name)}")
+    parse_settings(args.settings)
+    parse_devices(args.devices)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logger.setLevel(logging.INFO)
+    try:
+        parts = parse_parts(args.parts)
+        _check_args(args)
+    except BenchError as err:
+        parser.error(str(err))
+    datasets = list(dict.fromkeys(n for p in parts for n in part_datasets(p)))
+    start_line = machine_summary()
+    with bench_inputs(args.human_model_path, args.data_dir, datasets) as inputs:
+        rows = [row for part in parts for row in bench_part(part, args, inputs)]
+    steps = args.warmup + args.iters
+    header = [
+        "part", "device", "measure", "batch", "img/s", "it/s", "x fp32", "warm-up s",
+        f"loss@{steps}", "loss vs fp32",
+    ]  # fmt: skip
+    made = f"; {', '.join(inputs.made)}" if inputs.made else ""
+    print(f"Pose2Pose training benchmark: ResNet-{args.resnet_type}{made}")
+    print(f"start: {start_line}")
+    print(format_table(header, rows))
+    print(f"end:   {load_summary()}")
+    print(
+        f"step: {args.warmup} warm-up + {args.iters} timed iterations per setting, interleaved; "
+        "x fp32 = rate / fp32 step rate of the same part and device in this run.\n"
+        f"loss@{steps}: total loss of step {steps} (after {steps - 1} Adam updates) on one fixed "
+        "batch from the same initial weights; loss vs fp32: relative difference (target within "
+        f"{LOSS_TARGET:.0%} on GPU).\n"
+        "loader: one process, num_workers=0, torch and OpenCV on one thread (= one DataLoader "
+        "worker); img/s there = samples/s.\n"
+        "loop: DataLoader workers feeding the fp32 step; x fp32 = loop rate / pure step rate."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
