@@ -356,8 +356,7 @@ def add_common_args(parser: argparse.ArgumentParser, with_parts: bool = True) ->
         help="'0-3', '0,1,2,3', '0' or 'cpu' (default: CUDA device 0 if present, else CPU)",
     )
     parser.add_argument("--human_model_path", default=None, help="folder of SMPL/MANO/FLAME files")
-    parser.add_argument("--data_dir", default=None, help="folder holding the data sets")
-    parser.add_argument("--output_dir", default=None, help="folder for logs, snapshots, results")
+    parser.add_argument("--output_dir", default=None, help="folder for everything the run writes")
     parser.add_argument(
         "--fix",
         dest="fixes",
@@ -370,6 +369,7 @@ def add_common_args(parser: argparse.ArgumentParser, with_parts: bool = True) ->
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     """Add the data set and loader flags of train and test."""
+    parser.add_argument("--data_dir", default=None, help="folder holding the data sets")
     parser.add_argument("--trainset_3d", default=None, help="comma-separated names, or 'none'")
     parser.add_argument("--trainset_2d", default=None, help="comma-separated names, or 'none'")
     parser.add_argument("--testset", default=None, help="dataset name")

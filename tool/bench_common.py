@@ -64,6 +64,12 @@ def parse_positive_ints(text: str, flag: str) -> list[int]:
     return list(dict.fromkeys(values))
 
 
+def check_folder(path: str | None, flag: str) -> None:
+    """Raise BenchError unless ``path`` is None or an existing folder."""
+    if path is not None and not osp.isdir(path):
+        raise BenchError(f"{flag}: no folder {path}")
+
+
 def cuda_present() -> bool:
     return torch.cuda.is_available() and torch.cuda.device_count() > 0
 
@@ -144,16 +150,12 @@ def bench_inputs(
             human_model_path = osp.join(scratch, "human_model_files")
             make_standin_models(human_model_path)
             made.append("stand-in human models")
-        elif not osp.isdir(human_model_path):
-            raise BenchError(f"--human_model_path: no folder {human_model_path}")
         if data_dir is None and datasets:
             from tool.make_fixtures import make_fixtures
 
             data_dir = osp.join(scratch, "data")
             make_fixtures(data_dir, human_model_path, list(datasets))
             made.append(f"fixture data sets ({', '.join(datasets)})")
-        elif data_dir is not None and not osp.isdir(data_dir):
-            raise BenchError(f"--data_dir: no folder {data_dir}")
         yield BenchInputs(osp.abspath(human_model_path), data_dir, scratch, made)
 
 

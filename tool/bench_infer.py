@@ -44,6 +44,7 @@ from tool.bench_common import (  # noqa: E402
     BenchError,
     BenchInputs,
     bench_inputs,
+    check_folder,
     cuda_present,
     fmt,
     format_table,
@@ -155,7 +156,7 @@ def bench_part(
         save_snapshot(snapshot, 0, get_model(cpu_cfg, "test"))
 
     session = None
-    if onnx is not None:
+    if onnx is not None and "cpu" in parse_devices(args.devices):
         logger.info("%s: exporting to ONNX", part)
         path = osp.join(inputs.scratch, f"{part}.onnx")
         export_s, _ = timed(lambda: _export(onnx, cpu_cfg, snapshot, path), "cpu")
@@ -269,16 +270,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not osp.isfile(args.snapshot):
                 raise BenchError(f"--snapshot: no file {args.snapshot}")
             args.snapshot = osp.abspath(args.snapshot)
+        check_folder(args.human_model_path, "--human_model_path")
     except BenchError as err:
         parser.error(str(err))
     onnx, onnx_note = onnx_backend(args.no_onnx)
     start_line = machine_summary()
     rows, notes = [], []
-    with bench_inputs(args.human_model_path, None, ()) as inputs:
-        for part in parts:
-            part_rows, part_notes = bench_part(part, args, inputs, onnx)
-            rows += part_rows
-            notes += part_notes
+    try:
+        with bench_inputs(args.human_model_path, None, ()) as inputs:
+            for part in parts:
+                part_rows, part_notes = bench_part(part, args, inputs, onnx)
+                rows += part_rows
+                notes += part_notes
+    except FileNotFoundError as err:  # missing human model files
+        parser.exit(2, f"error: {err}\n")
     made = f"; {', '.join(inputs.made)}" if inputs.made else ""
     weights = "snapshot " + args.snapshot if args.snapshot else "untrained weights"
     print(f"Pose2Pose inference benchmark: ResNet-{args.resnet_type}, {weights}{made}")

@@ -38,6 +38,7 @@ from typing import Sequence  # noqa: E402
 import cv2  # noqa: E402
 import torch  # noqa: E402
 import torchvision.transforms as T  # noqa: E402
+from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, Dataset, RandomSampler, default_collate  # noqa: E402
 
 from common.base import Trainer, build_trainset, seed_everything, seed_worker, to_device  # noqa: E402
@@ -49,6 +50,7 @@ from tool.bench_common import (  # noqa: E402
     BenchError,
     BenchInputs,
     bench_inputs,
+    check_folder,
     cuda_present,
     fmt,
     format_table,
@@ -138,8 +140,16 @@ def make_trainer(cfg: Config, setting: Setting, seed: int) -> Trainer:
     torch.manual_seed(seed)
     trainer._make_model()
     if setting.compile:
-        trainer.model = torch.compile(trainer.model)
+        trainer.model = compile_model(trainer.model)
     return trainer
+
+
+def compile_model(model: nn.Module) -> nn.Module:
+    """``torch.compile`` the bare model, inside the DataParallel wrapper of CUDA runs if any."""
+    if isinstance(model, nn.DataParallel):
+        model.module = torch.compile(model.module)
+        return model
+    return torch.compile(model)
 
 
 def train_step(trainer: Trainer, batch: Batch) -> float:
@@ -383,6 +393,8 @@ def _check_args(args: argparse.Namespace) -> None:
             raise BenchError(f"--{name}: expected an integer >= 0, got {getattr(args, name)}")
     parse_settings(args.settings)
     parse_devices(args.devices)
+    check_folder(args.human_model_path, "--human_model_path")
+    check_folder(args.data_dir, "--data_dir")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -397,8 +409,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(err))
     datasets = list(dict.fromkeys(n for p in parts for n in part_datasets(p)))
     start_line = machine_summary()
-    with bench_inputs(args.human_model_path, args.data_dir, datasets) as inputs:
-        rows = [row for part in parts for row in bench_part(part, args, inputs)]
+    try:
+        with bench_inputs(args.human_model_path, args.data_dir, datasets) as inputs:
+            rows = [row for part in parts for row in bench_part(part, args, inputs)]
+    except (FileNotFoundError, ImportError) as err:  # missing model files or data sets
+        parser.exit(2, f"error: {err}\n")
     steps = args.warmup + args.iters
     header = [
         "part", "device", "measure", "batch", "img/s", "it/s", "x fp32", "warm-up s",

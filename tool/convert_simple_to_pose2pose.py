@@ -176,9 +176,9 @@ def convert_file(input_path: str, output_path: str, resnet_type: int = 50) -> Co
     """
     if not osp.isfile(input_path):
         raise FileNotFoundError(
-            f"pose network checkpoint not found: {input_path}. Put the Simple Baselines "
-            f"ResNet-50 256x192 COCO model ({DEFAULT_INPUT}, linked from the README) there, or "
-            "pass --input PATH."
+            f"pose network checkpoint not found: {input_path}. Download the Simple Baselines "
+            f"ResNet-50 256x192 COCO model ({DEFAULT_INPUT}, linked from the README) into the "
+            "current folder, or pass --input PATH."
         )
     try:
         obj = torch.load(input_path, map_location="cpu", weights_only=True)

@@ -74,7 +74,8 @@ PERSON_COLUMNS = (
     "X", "Y", "Z", "Yaw",
 )  # fmt: skip
 FRAME_COLUMNS = ("imgPath", "camX", "camY", "camZ", "camYaw")
-GT_KEYS = ("root_pose", "body_pose", "betas", "translation")
+# ground-truth pickle entry -> values used (betas: the first 10, a child's 11th is dropped)
+GT_SIZES = {"root_pose": 3, "body_pose": 69, "betas": SMPL.shape_param_dim, "translation": 3}
 BBOX_EXTEND = 1.2  # tight box of the 2-D joints, enlarged about its centre
 
 
@@ -115,11 +116,10 @@ def load_smpl_gt(path: str) -> dict[str, np.ndarray]:
         )
     with open(path, "rb") as f:
         data = _CpuUnpickler(f).load()
-    sizes = {"root_pose": 3, "body_pose": 69, "betas": SMPL.shape_param_dim, "translation": 3}
     out = {}
-    for key, size in sizes.items():
+    for key, size in GT_SIZES.items():
         if not isinstance(data, dict) or key not in data:
-            raise AgoraFormatError(f"{path}: expected a dict with the keys {', '.join(GT_KEYS)}")
+            raise AgoraFormatError(f"{path}: expected a dict with the keys {', '.join(GT_SIZES)}")
         value = _as_array(data[key]).reshape(-1)
         if value.size < size:
             raise AgoraFormatError(f"{path}: {key} has {value.size} values, expected {size}")

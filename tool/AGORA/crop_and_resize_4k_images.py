@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset_path", default=DEFAULT_DATASET_PATH,
                         help="AGORA folder (default: data/AGORA/data)")  # fmt: skip
-    parser.add_argument("--out_height", type=int, default=512, help="crop height, px")
-    parser.add_argument("--out_width", type=int, default=384, help="crop width, px")
+    parser.add_argument("--out_height", type=int, default=512, help="crop height, px (default 512)")
+    parser.add_argument("--out_width", type=int, default=384, help="crop width, px (default 384)")
     parser.add_argument("--splits", nargs="+", choices=SPLITS, default=list(SPLITS),
                         help="splits to crop (default: train validation test)")  # fmt: skip
     parser.add_argument("--num_workers", type=int, default=min(8, os.cpu_count() or 1),
