@@ -25,7 +25,7 @@ INFER_COLUMNS = ["part", "device", "measure", "batch", "crops/s", "ms/crop",
 
 
 def _table(printed: str, columns: list[str]) -> dict[str, list[str]]:
-    """Rows of the printed table keyed by '<device> <measure> <batch>' (cells split on 2+ spaces)."""
+    """Printed table rows keyed by '<device> <measure> [<batch>]' (cells split on 2+ spaces)."""
     lines = printed.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("part  "))
     assert re.split(r"\s{2,}", lines[start].strip()) == columns

@@ -37,7 +37,9 @@ def parse_names(text: str, valid: Sequence[str], flag: str) -> list[str]:
     names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     bad = [n for n in names if n not in valid]
     if bad or not names:
-        raise BenchError(f"{flag}: expected a comma-separated list of {', '.join(valid)}; got {text!r}")
+        raise BenchError(
+            f"{flag}: expected a comma-separated list of {', '.join(valid)}; got {text!r}"
+        )
     return names
 
 
@@ -167,12 +169,13 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """
     widths = [len(h) for h in header]
     for row in rows:
-        sized = row if len(row) == len(header) else row[:-1]
-        widths = [max(w, len(str(c))) for w, c in zip(widths, list(sized) + [""] * len(widths))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+        sized = row if len(row) == len(header) else row[:-1]  # a spanning note does not count
+        for i, cell in enumerate(sized):
+            widths[i] = max(widths[i], len(str(cell)))
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for row in rows:
-        cells = [str(c).ljust(w) for c, w in zip(row, widths)]
+        cells = [str(c).ljust(w) for c, w in zip(row, widths[: len(row)], strict=True)]
         if len(row) < len(header):
             cells[-1] = str(row[-1])
         lines.append("  ".join(cells).rstrip())

@@ -27,11 +27,12 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import logging  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from types import ModuleType  # noqa: E402
+from typing import Any  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from common.base import Tester, split_outputs, to_device  # noqa: E402
@@ -98,7 +99,9 @@ def infer_step(tester: Tester, img: torch.Tensor) -> None:
     split_outputs(out)
 
 
-def crops_per_second(run, batch_size: int, device: str, warmup: int, iters: int) -> float:
+def crops_per_second(
+    run: Callable[[], object], batch_size: int, device: str, warmup: int, iters: int
+) -> float:
     """Crops/s of ``run()`` (one batch), ``iters`` timed calls after ``warmup`` untimed ones."""
     for _ in range(warmup):
         run()
@@ -138,6 +141,39 @@ def demo_latency(
     return load_s, median(latencies), reason
 
 
+def forward_rows(
+    cfg: Config,
+    device: str,
+    batch_sizes: Sequence[int],
+    generator: torch.Generator,
+    args: argparse.Namespace,
+    onnx: ModuleType | None,
+    session: Any,
+) -> list[list[str]]:
+    """Rows of batched test-mode inference on ``device``; onnxruntime beside the CPU rows."""
+    logger.info("%s %s: loading the model", cfg.parts, device)
+    tester = make_tester(cfg)
+    height, width = cfg.input_img_shape
+    rows = []
+    for batch_size in batch_sizes:
+        img = torch.rand(batch_size, 3, height, width, generator=generator)
+        if device == "cuda":
+            img = img.pin_memory()
+        logger.info("%s %s: batch %d", cfg.parts, device, batch_size)
+        step = functools.partial(infer_step, tester, img)
+        rate = crops_per_second(step, batch_size, device, args.warmup, args.iters)
+        row = [cfg.parts, device, "test-mode forward", str(batch_size), fmt(rate),
+               fmt(1000 / rate, 1)]  # fmt: skip
+        if device == "cpu" and session is not None:
+            run = functools.partial(onnx.run_onnx, session, img.numpy())
+            ort_rate = crops_per_second(run, batch_size, "cpu", args.warmup, args.iters)
+            row += [fmt(ort_rate), fmt(ort_rate / rate)]
+        else:
+            row += ["-", "-"]
+        rows.append(row)
+    return rows
+
+
 def bench_part(
     part: str, args: argparse.Namespace, inputs: BenchInputs, onnx: ModuleType | None
 ) -> tuple[list[list[str]], list[str]]:
@@ -163,7 +199,6 @@ def bench_part(
         notes.append(f"{part}: ONNX export took {export_s:.1f} s")
         session = onnx.ort_session(path, num_threads=torch.get_num_threads())
 
-    height, width = cpu_cfg.input_img_shape
     generator = torch.Generator().manual_seed(args.seed)
     for device in parse_devices(args.devices):
         if device == "cuda" and not cuda_present():
@@ -173,29 +208,7 @@ def bench_part(
             part, output_dir=osp.join(inputs.scratch, part, device), gpu_ids=gpu_ids_for(device),
             snapshot=snapshot, **base,
         )  # fmt: skip
-        logger.info("%s %s: loading the model", part, device)
-        tester = make_tester(cfg)
-        for batch_size in batch_sizes:
-            img = torch.rand(batch_size, 3, height, width, generator=generator)
-            if device == "cuda":
-                img = img.pin_memory()
-            logger.info("%s %s: batch %d", part, device, batch_size)
-            rate = crops_per_second(
-                lambda: infer_step(tester, img), batch_size, device, args.warmup, args.iters
-            )
-            row = [part, device, "test-mode forward", str(batch_size), fmt(rate),
-                   fmt(1000 / rate, 1)]  # fmt: skip
-            if device == "cpu" and session is not None:
-                array = img.numpy()
-                ort_rate = crops_per_second(
-                    lambda: onnx.run_onnx(session, array), batch_size, "cpu", args.warmup,
-                    args.iters,
-                )  # fmt: skip
-                row += [fmt(ort_rate), fmt(ort_rate / rate)]
-            else:
-                row += ["-", "-"]
-            rows.append(row)
-        del tester
+        rows += forward_rows(cfg, device, batch_sizes, generator, args, onnx, session)
 
     logger.info("%s: demo latency", part)
     demo_cfg = make_config(part, **base)
@@ -213,7 +226,8 @@ def bench_part(
     if part == "body":
         verdict = "met" if latency < DEMO_TARGET_S else "NOT met"
         notes.append(
-            f"body demo latency {latency:.3f} s: target < {DEMO_TARGET_S} s on 2 CPU cores {verdict}"
+            f"body demo latency {latency:.3f} s: target < {DEMO_TARGET_S} s on 2 CPU cores "
+            f"{verdict}"
         )
     return rows, notes
 

@@ -29,6 +29,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
@@ -41,7 +42,13 @@ import torchvision.transforms as T  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, Dataset, RandomSampler, default_collate  # noqa: E402
 
-from common.base import Trainer, build_trainset, seed_everything, seed_worker, to_device  # noqa: E402
+from common.base import (  # noqa: E402
+    Trainer,
+    build_trainset,
+    seed_everything,
+    seed_worker,
+    to_device,
+)
 from common.logger import close_run_logger  # noqa: E402
 from data.dataset import MultipleDatasets  # noqa: E402
 from main.config import PART_PRESETS, Config, make_config  # noqa: E402
@@ -195,9 +202,9 @@ def measure_steps(
             result = results[setting.name]
             if result.error is not None:
                 continue
-            trainer = trainers[setting.name]
             try:
-                seconds, loss = timed(lambda: train_step(trainer, batch), trainer.runtime.device)
+                step = functools.partial(train_step, trainers[setting.name], batch)
+                seconds, loss = timed(step, trainers[setting.name].runtime.device)
             except Exception as err:  # noqa: BLE001 - reported in the table, e.g. compile failures
                 if setting == FP32:
                     raise
