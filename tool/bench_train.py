@@ -33,7 +33,7 @@ import functools  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from typing import Sequence  # noqa: E402
 
 import cv2  # noqa: E402
@@ -64,6 +64,7 @@ from tool.bench_common import (  # noqa: E402
     gpu_ids_for,
     load_summary,
     machine_summary,
+    median,
     parse_devices,
     parse_parts,
     synchronize,
@@ -178,11 +179,19 @@ def train_step(trainer: Trainer, batch: Batch) -> float:
 
 @dataclass
 class StepResult:
+    """Measurements of one setting: step times, first and last total loss, or its error."""
+
     setting: Setting
-    warmup_s: float = 0.0
-    timed_s: float = 0.0
-    loss: float | None = None
+    warmup_s: float = 0.0  # total time of the untimed steps (compilation happens there), s
+    times: list[float] = field(default_factory=list)  # timed steps, s each
+    first_loss: float | None = None  # step 1: same weights and batch for every setting
+    loss: float | None = None  # last step
     error: str | None = None
+
+    @property
+    def rate(self) -> float:
+        """Iterations/s from the median step time (robust to load spikes of a shared machine)."""
+        return 1.0 / median(self.times)
 
 
 def measure_steps(
@@ -202,9 +211,11 @@ def measure_steps(
             result = results[setting.name]
             if result.error is not None:
                 continue
+            trainer = trainers[setting.name]
             try:
-                step = functools.partial(train_step, trainers[setting.name], batch)
-                seconds, loss = timed(step, trainers[setting.name].runtime.device)
+                seconds, loss = timed(
+                    functools.partial(train_step, trainer, batch), trainer.runtime.device
+                )
             except Exception as err:  # noqa: BLE001 - reported in the table, e.g. compile failures
                 if setting == FP32:
                     raise
@@ -214,7 +225,9 @@ def measure_steps(
             if itr < warmup:
                 result.warmup_s += seconds
             else:
-                result.timed_s += seconds
+                result.times.append(seconds)
+            if itr == 0:
+                result.first_loss = loss
             result.loss = loss
     return results
 
@@ -264,12 +277,16 @@ def loop_rate(
     for _ in range(warmup):
         train_step(trainer, next(batches))
     synchronize(device)
-    start = time.perf_counter()
+    times = []
+    last = time.perf_counter()
     for _ in range(iters):
-        train_step(trainer, next(batches))
-    synchronize(device)
-    seconds = time.perf_counter() - start
-    return iters * batch_size / seconds, iters / seconds
+        train_step(trainer, next(batches))  # waits for the batch if the workers lag
+        synchronize(device)
+        now = time.perf_counter()
+        times.append(now - last)
+        last = now
+    rate = 1.0 / median(times)
+    return rate * batch_size, rate
 
 
 def _pin(batch: Batch) -> Batch:
@@ -277,67 +294,82 @@ def _pin(batch: Batch) -> Batch:
     return tuple({k: v.pin_memory() for k, v in part.items()} for part in batch)  # type: ignore
 
 
+def _relative(value: float, reference: float) -> str:
+    """``|value - reference| / |reference|`` as a percentage, flagged above :data:`LOSS_TARGET`."""
+    rel = abs(value - reference) / max(abs(reference), 1e-12)
+    return f"{rel:.2%}" + (f" (> {LOSS_TARGET:.0%})" if rel > LOSS_TARGET else "")
+
+
+def device_rows(
+    part: str,
+    device: str,
+    settings: Sequence[Setting],
+    trainset: Dataset,
+    base_cfg: dict,
+    args: argparse.Namespace,
+) -> list[list[str]]:
+    """Step rows of every setting and the loop row of one part on one device."""
+    batch_size = args.cuda_batch_size if device == "cuda" else args.batch_size
+    batch = fixed_batch(trainset, batch_size, args.seed)
+    if device == "cuda":
+        batch = _pin(batch)
+    trainers = {}
+    for setting in settings:
+        logger.info("%s %s: building the model for %s", part, device, setting.name)
+        cfg = make_config(
+            part, output_dir=osp.join(base_cfg["output_dir"], device, setting.name),
+            gpu_ids=gpu_ids_for(device), amp=setting.amp, channels_last=setting.channels_last,
+            train_batch_size=batch_size, **{k: v for k, v in base_cfg.items() if k != "output_dir"},
+        )  # fmt: skip
+        trainers[setting.name] = make_trainer(cfg, setting, args.seed)
+    logger.info(
+        "%s %s: %d steps of %d settings", part, device, args.warmup + args.iters, len(settings)
+    )
+    results = measure_steps(trainers, settings, batch, args.warmup, args.iters)
+    base = results[FP32.name]
+    rows = []
+    for setting in settings:
+        result = results[setting.name]
+        measure = f"step {setting.name}"
+        if result.error is not None:
+            rows.append([part, device, measure, result.error])
+            continue
+        rows.append([
+            part, device, measure, str(batch_size), fmt(result.rate * batch_size),
+            fmt(result.rate, 3), fmt(result.rate / base.rate), fmt(result.warmup_s, 1),
+            _relative(result.first_loss, base.first_loss), f"{result.loss:.4f}",
+            _relative(result.loss, base.loss),
+        ])  # fmt: skip
+    logger.info("%s %s: loop with %d loader workers", part, device, args.workers)
+    img_rate, it_rate = loop_rate(
+        trainers[FP32.name], trainset, batch_size, args.workers, args.warmup, args.iters,
+        args.seed,
+    )  # fmt: skip
+    rows.append([
+        part, device, f"loop: {args.workers} workers + step fp32", str(batch_size),
+        fmt(img_rate), fmt(it_rate, 3), fmt(it_rate / base.rate),
+    ])  # fmt: skip
+    return rows
+
+
 def bench_part(part: str, args: argparse.Namespace, inputs: BenchInputs) -> list[list[str]]:
     """All table rows of one part."""
     settings = parse_settings(args.settings, args.no_compile)
-    total_steps = args.warmup + args.iters
-    rows: list[list[str]] = []
     base_cfg = dict(
-        human_model_path=inputs.human_model_path, data_dir=inputs.data_dir, no_imagenet=True,
-        resnet_type=args.resnet_type, num_thread=args.workers,
+        human_model_path=inputs.human_model_path, data_dir=inputs.data_dir,
+        output_dir=osp.join(inputs.scratch, part), resnet_type=args.resnet_type,
+        no_imagenet=args.backbone_weights is None, backbone_weights=args.backbone_weights,
+        num_thread=args.workers,
     )  # fmt: skip
-    cfg = make_config(part, output_dir=osp.join(inputs.scratch, part), **base_cfg)
     logger.info("%s: building the training set (%s)", part, ", ".join(part_datasets(part)))
-    trainset = build_trainset(cfg, T.ToTensor())
-
+    trainset = build_trainset(make_config(part, **base_cfg), T.ToTensor())
+    rows: list[list[str]] = []
     for device in parse_devices(args.devices):
         if device == "cuda" and not cuda_present():
             rows += [[part, device, f"step {s.name}", NO_CUDA] for s in settings]
             rows.append([part, device, f"loop: {args.workers} workers + step fp32", NO_CUDA])
             continue
-        batch_size = args.cuda_batch_size if device == "cuda" else args.batch_size
-        batch = fixed_batch(trainset, batch_size, args.seed)
-        if device == "cuda":
-            batch = _pin(batch)
-        trainers = {}
-        for setting in settings:
-            logger.info("%s %s: building the model for %s", part, device, setting.name)
-            run_cfg = make_config(
-                part, output_dir=osp.join(inputs.scratch, part, device, setting.name),
-                gpu_ids=gpu_ids_for(device), amp=setting.amp,
-                channels_last=setting.channels_last, train_batch_size=batch_size, **base_cfg,
-            )  # fmt: skip
-            trainers[setting.name] = make_trainer(run_cfg, setting, args.seed)
-        logger.info("%s %s: %d steps of %d settings", part, device, total_steps, len(settings))
-        results = measure_steps(trainers, settings, batch, args.warmup, args.iters)
-        base = results[FP32.name]
-        base_rate = args.iters / base.timed_s
-        for setting in settings:
-            result = results[setting.name]
-            measure = f"step {setting.name}"
-            if result.error is not None:
-                rows.append([part, device, measure, result.error])
-                continue
-            rate = args.iters / result.timed_s
-            rel = abs(result.loss - base.loss) / max(abs(base.loss), 1e-12)
-            flag = f" (> {LOSS_TARGET:.0%})" if rel > LOSS_TARGET else ""
-            rows.append([
-                part, device, measure, str(batch_size), fmt(rate * batch_size), fmt(rate, 3),
-                fmt(rate / base_rate), fmt(result.warmup_s, 1), f"{result.loss:.4f}",
-                f"{rel:.2%}{flag}",
-            ])  # fmt: skip
-        fp32_trainer = trainers[FP32.name]
-        del trainers
-        logger.info("%s %s: loop with %d loader workers", part, device, args.workers)
-        img_rate, it_rate = loop_rate(
-            fp32_trainer, trainset, batch_size, args.workers, args.warmup, args.iters, args.seed
-        )
-        rows.append([
-            part, device, f"loop: {args.workers} workers + step fp32", str(batch_size),
-            fmt(img_rate), fmt(it_rate, 3), fmt(it_rate / base_rate),
-        ])  # fmt: skip
-        del fp32_trainer
-
+        rows += device_rows(part, device, settings, trainset, base_cfg, args)
     for dataset in leaf_datasets(trainset):
         name = type(dataset).__name__
         logger.info("%s: loader %s", part, name)
@@ -381,6 +413,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="DataLoader workers of the loop rows (default: the number of cores)",
     )
     parser.add_argument("--resnet_type", type=int, default=50, help="backbone depth (default 50)")
+    parser.add_argument(
+        "--backbone_weights",
+        default=None,
+        metavar="PATH",
+        help="local ImageNet state dict of the backbone (default: random initialisation)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads of the step (default: torch's)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--human_model_path", default=None, help="SMPL/MANO/FLAME folder (default: stand-ins)"
@@ -395,6 +436,10 @@ def _check_args(args: argparse.Namespace) -> None:
     for name in ("batch_size", "cuda_batch_size", "iters", "loader_samples"):
         if getattr(args, name) < 1:
             raise BenchError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
+    if args.threads is not None and args.threads < 1:
+        raise BenchError(f"--threads: expected a positive integer, got {args.threads}")
+    if args.backbone_weights is not None and not osp.isfile(args.backbone_weights):
+        raise BenchError(f"--backbone_weights: no file {args.backbone_weights}")
     for name in ("warmup", "workers"):
         if getattr(args, name) < 0:
             raise BenchError(f"--{name}: expected an integer >= 0, got {getattr(args, name)}")
@@ -414,6 +459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_args(args)
     except BenchError as err:
         parser.error(str(err))
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     datasets = list(dict.fromkeys(n for p in parts for n in part_datasets(p)))
     start_line = machine_summary()
     try:

@@ -68,9 +68,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 17
-# The TorchScript exporter of torch 2.14 writes opsets up to 20; below 13 some ops of the graph
-# (Unsqueeze / Split with tensor axes) are not expressible.
-OPSET_RANGE = (13, 20)
+# The TorchScript exporter of torch 2.14 writes opsets up to 20; the body and hand graphs need
+# GridSample (feature sampling at the joints, spec 01 5.7), which ONNX has from opset 16.
+OPSET_RANGE = (16, 20)
 VERTEX_TOLERANCE = 1e-4  # m, largest accepted |onnxruntime - PyTorch| on the vertices
 INPUT_NAME = "img"
 INSTALL_HINT = "pip install -r requirements-export.txt"
@@ -93,7 +93,10 @@ PART_EXPORTS: dict[str, PartExport] = {
     "body": PartExport(("smpl_pose",), "smpl_shape", None, "smpl_mesh_cam", None),
     "hand": PartExport(("mano_pose",), "mano_shape", None, "mano_mesh_cam", None),
     "face": PartExport(
-        ("flame_root_pose", "flame_jaw_pose"), "flame_shape", "flame_expr", "flame_mesh_cam",
+        ("flame_root_pose", "flame_jaw_pose"),
+        "flame_shape",
+        "flame_expr",
+        "flame_mesh_cam",
         "flame_layer",
     ),
 }
@@ -187,6 +190,7 @@ def export_onnx(
         ValueError: ``opset`` outside :data:`OPSET_RANGE`, or ``model`` not of ``cfg.parts``.
         ImportError: onnx or onnxruntime is missing.
     """
+    _require_export_packages()
     import onnx
 
     if not OPSET_RANGE[0] <= opset <= OPSET_RANGE[1]:
@@ -203,10 +207,11 @@ def export_onnx(
     names = output_names(cfg.parts)
     with warnings.catch_warnings():
         # Expected with this exporter and verified numerically afterwards: its deprecation
-        # notice, the tracer's notes on the shape checks that become constants, and
+        # notices, the tracer's notes on the shape checks that become constants, and
         # constant-folding notes on strided slices.
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*TorchScript-based ONNX export.*")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
         warnings.filterwarnings("ignore", message=".*Constant folding.*")
         torch.onnx.export(
             module,
@@ -268,19 +273,19 @@ def run_onnx(session: onnxruntime.InferenceSession, img: np.ndarray) -> dict[str
     """
     names = [output.name for output in session.get_outputs()]
     values = session.run(names, {INPUT_NAME: np.ascontiguousarray(img, dtype=np.float32)})
-    return dict(zip(names, values))
+    return dict(zip(names, values, strict=True))
 
 
 def torch_outputs(module: ExportModule, img: torch.Tensor) -> dict[str, np.ndarray]:
     """The PyTorch outputs of the exported function, by output name (NumPy, CPU)."""
     with torch.no_grad():
         values = module(img)
-    return {name: v.cpu().numpy() for name, v in zip(output_names(module.part), values)}
+    return {
+        name: v.cpu().numpy() for name, v in zip(output_names(module.part), values, strict=True)
+    }
 
 
-def max_abs_diff(
-    expected: dict[str, np.ndarray], got: dict[str, np.ndarray]
-) -> dict[str, float]:
+def max_abs_diff(expected: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> dict[str, float]:
     """Largest absolute difference of every output; shape mismatches raise ValueError."""
     diffs = {}
     for name, value in expected.items():
@@ -338,7 +343,9 @@ def verify(
     ]
     samples = sample_crops(cfg)
     if samples is None:
-        logger.warning("assets/%s_sample.png or its .json is missing: not verified on it", cfg.parts)
+        logger.warning(
+            "assets/%s_sample.png or its .json is missing: not verified on it", cfg.parts
+        )
     else:
         inputs.append((f"assets/{cfg.parts}_sample.png, batch {len(samples)}", samples))
     return [
@@ -375,9 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"ONNX opset, {OPSET_RANGE[0]} to {OPSET_RANGE[1]} (default {DEFAULT_OPSET})",
     )
-    parser.add_argument(
-        "--human_model_path", default=None, help="folder of SMPL/MANO/FLAME files"
-    )
+    parser.add_argument("--human_model_path", default=None, help="folder of SMPL/MANO/FLAME files")
     return parser
 
 

@@ -20,9 +20,11 @@ import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 
-# Per part: training sets (3D, 2D), test set, demo folder. Parts join as their datasets land.
+# Per part: training sets (3D, 2D) and test set, the presets of main/config.py.
 PARTS = {
-    "body": dict(trainset_3d="Human36M", trainset_2d="none", testset="PW3D"),
+    "body": dict(trainset_3d="Human36M", trainset_2d="MSCOCO,MPII", testset="PW3D"),
+    "hand": dict(trainset_3d="FreiHAND,InterHand26M", trainset_2d="MSCOCO", testset="FreiHAND"),
+    "face": dict(trainset_3d="none", trainset_2d="FFHQ,MSCOCO", testset="MSCOCO"),
 }
 
 
