@@ -520,48 +520,44 @@ def init_backbone(backbone: ResNetBackbone, cfg: Config) -> None:
         backbone.load_imagenet(state, f"torchvision ResNet{cfg.resnet_type} {cfg.imagenet_weights}")
 
 
-def _build_body(cfg: Config, backbone: ResNetBackbone, mode: str) -> Model:
-    smpl = get_smpl(cfg.human_model_path)
-    position_net = PositionNet(SMPL.pos_joint_num, cfg.output_hm_shape[0], backbone.out_channels)
-    rotation_net = RotationNet(
-        SMPL.pos_joint_num,
-        SMPL.orig_joint_num - 3,  # without root and the two hands
-        SMPL.shape_param_dim,
-        backbone.out_channels,
-    )
+def _build_joint_model(
+    cfg: Config,
+    backbone: ResNetBackbone,
+    mode: str,
+    model_cls: type[_JointModel],
+    pos_joint_num: int,
+    rot_joint_num: int,
+    shape_param_dim: int,
+    layer: nn.Module,
+    joint_regressor: np.ndarray,
+) -> Model:
+    """PositionNet + RotationNet model (body or hand) around a copy of its human-model layer."""
+    position_net = PositionNet(pos_joint_num, cfg.output_hm_shape[0], backbone.out_channels)
+    rotation_net = RotationNet(pos_joint_num, rot_joint_num, shape_param_dim, backbone.out_channels)
     if mode == "train":
         position_net.apply(init_weights)
         rotation_net.apply(init_weights)
-    return BodyModel(
-        cfg,
-        backbone,
-        position_net,
-        rotation_net,
-        copy.deepcopy(smpl.layer("neutral")),
-        smpl.joint_regressor,
+    return model_cls(
+        cfg, backbone, position_net, rotation_net, copy.deepcopy(layer), joint_regressor
     )
+
+
+def _build_body(cfg: Config, backbone: ResNetBackbone, mode: str) -> Model:
+    smpl = get_smpl(cfg.human_model_path)
+    # Rotations: the 24 SMPL joints without the root and the two hands.
+    return _build_joint_model(
+        cfg, backbone, mode, BodyModel, SMPL.pos_joint_num, SMPL.orig_joint_num - 3,
+        SMPL.shape_param_dim, smpl.layer("neutral"), smpl.joint_regressor,
+    )  # fmt: skip
 
 
 def _build_hand(cfg: Config, backbone: ResNetBackbone, mode: str) -> Model:
     mano = get_mano(cfg.human_model_path)
-    position_net = PositionNet(MANO.joint_num, cfg.output_hm_shape[0], backbone.out_channels)
-    rotation_net = RotationNet(
-        MANO.joint_num,
-        MANO.orig_joint_num - 1,  # without root
-        MANO.shape_param_dim,
-        backbone.out_channels,
-    )
-    if mode == "train":
-        position_net.apply(init_weights)
-        rotation_net.apply(init_weights)
-    return HandModel(
-        cfg,
-        backbone,
-        position_net,
-        rotation_net,
-        copy.deepcopy(mano.layer("right")),
-        mano.joint_regressor,
-    )
+    # Rotations: the 16 MANO joints without the root.
+    return _build_joint_model(
+        cfg, backbone, mode, HandModel, MANO.joint_num, MANO.orig_joint_num - 1,
+        MANO.shape_param_dim, mano.layer("right"), mano.joint_regressor,
+    )  # fmt: skip
 
 
 def _build_face(cfg: Config, backbone: ResNetBackbone, mode: str) -> Model:

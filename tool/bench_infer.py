@@ -102,11 +102,13 @@ def infer_step(tester: Tester, img: torch.Tensor) -> None:
 def crops_per_second(
     run: Callable[[], object], batch_size: int, device: str, warmup: int, iters: int
 ) -> float:
-    """Crops/s of ``run()`` (one batch), ``iters`` timed calls after ``warmup`` untimed ones."""
+    """Crops/s of ``run()`` (one batch): median of ``iters`` timed calls after ``warmup`` others.
+
+    The median resists the load spikes of a shared machine.
+    """
     for _ in range(warmup):
         run()
-    seconds = sum(timed(run, device)[0] for _ in range(iters))
-    return iters * batch_size / seconds
+    return batch_size / median([timed(run, device)[0] for _ in range(iters)])
 
 
 def demo_latency(
@@ -307,8 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(header, rows))
     print(f"end:   {load_summary()}")
     print(
-        f"forward: {args.warmup} warm-up + {args.iters} timed batches, amp {args.amp}"
-        f"{', channels-last' if args.channels_last else ''}; demo: median of {args.iters} runs."
+        f"forward: {args.warmup} warm-up + {args.iters} timed batches (median), amp {args.amp}"
+        f"{', channels-last' if args.channels_last else ''}; demo: median of {args.iters} runs "
+        f"after {args.warmup} warm-up."
     )
     if onnx_note is not None:
         print(f"onnxruntime: {onnx_note}")

@@ -471,19 +471,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = args.warmup + args.iters
     header = [
         "part", "device", "measure", "batch", "img/s", "it/s", "x fp32", "warm-up s",
-        f"loss@{steps}", "loss vs fp32",
+        "loss@1 vs fp32", f"loss@{steps}", f"loss@{steps} vs fp32",
     ]  # fmt: skip
-    made = f"; {', '.join(inputs.made)}" if inputs.made else ""
-    print(f"Pose2Pose training benchmark: ResNet-{args.resnet_type}{made}")
+    weights = "random backbone" if args.backbone_weights is None else args.backbone_weights
+    made = "".join(f"; {what}" for what in inputs.made)
+    print(f"Pose2Pose training benchmark: ResNet-{args.resnet_type} ({weights}){made}")
     print(f"start: {start_line}")
     print(format_table(header, rows))
     print(f"end:   {load_summary()}")
     print(
         f"step: {args.warmup} warm-up + {args.iters} timed iterations per setting, interleaved; "
-        "x fp32 = rate / fp32 step rate of the same part and device in this run.\n"
-        f"loss@{steps}: total loss of step {steps} (after {steps - 1} Adam updates) on one fixed "
-        "batch from the same initial weights; loss vs fp32: relative difference (target within "
-        f"{LOSS_TARGET:.0%} on GPU).\n"
+        "rates from the median step time; x fp32 = rate / fp32 step rate of the same part and "
+        "device in this run.\n"
+        f"loss@k: total loss of step k on one fixed batch, every setting from the same initial "
+        f"weights (step 1: numerics only; step {steps}: after {steps - 1} Adam updates); vs fp32: "
+        f"relative difference (target within {LOSS_TARGET:.0%} on GPU).\n"
         "loader: one process, num_workers=0, torch and OpenCV on one thread (= one DataLoader "
         "worker); img/s there = samples/s.\n"
         "loop: DataLoader workers feeding the fp32 step; x fp32 = loop rate / pure step rate."
