@@ -25,11 +25,12 @@ import torch
 from torch.utils.data import Dataset
 
 from common.utils.human_model_targets import HumanModelTargets, process_human_model_output
-from common.utils.human_models import SMPL
+from common.utils.human_models import FLAME, MANO, SMPL
 from common.utils.preprocessing import augmentation, load_img, process_db_coord
 from main.config import Config
 
 SPLITS = ("train", "test")
+Augmentation = tuple[np.ndarray, float, bool]  # (img2bb_trans (2, 3), rot (degrees), do_flip)
 
 
 class AnnotationError(ValueError):
@@ -197,7 +198,15 @@ class BaseDataset(Dataset):
     """What every dataset shares: config, transform, split, ``datalist`` and the patch step.
 
     Subclasses fill ``self.datalist`` (a list of per-sample dicts) in their constructor.
+
+    Attributes:
+        mesh_targets: False (default): training targets of the fits are computed without the
+            fits' meshes (:mod:`common.utils.joint_fk`). True: every sample runs the smplx
+            layer, as the reference does; the same targets up to float32 rounding, several
+            times slower (the baseline of ``tool/bench_data.py``). Set it on an instance.
     """
+
+    mesh_targets: bool = False
 
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
@@ -225,6 +234,93 @@ class BaseDataset(Dataset):
         )
         img_tensor = self.transform(patch.astype(np.float32)) / 255.0
         return img_tensor, img2bb_trans, bb2img_trans, rot, do_flip
+
+    def fit_targets(
+        self,
+        param: Mapping[str, Any],
+        cam_param: Mapping[str, Any],
+        aug: Augmentation,
+        img_shape: Sequence[int],
+        model_type: str,
+        with_mesh: bool = False,
+    ) -> HumanModelTargets:
+        """:func:`process_human_model_output` of a fit for this sample's augmentation.
+
+        The mesh is computed when ``with_mesh`` or :attr:`mesh_targets`; otherwise only the
+        joints (``mesh_cam_orig`` None), which is all that training targets need.
+        """
+        img2bb_trans, rot, do_flip = aug
+        return process_human_model_output(
+            self.cfg, param, cam_param, do_flip, img_shape, img2bb_trans, rot, model_type,
+            with_mesh=with_mesh or self.mesh_targets,
+        )  # fmt: skip
+
+    def train_sample(
+        self,
+        part: str,
+        img: torch.Tensor,
+        aug: Augmentation,
+        img_shape: Sequence[int],
+        joint_img: np.ndarray,
+        joint_cam: np.ndarray | None,
+        joint_valid: np.ndarray,
+        joints_name: Sequence[str],
+        flip_pairs: Sequence[tuple[int, int]],
+        fit: tuple[Mapping[str, Any], Mapping[str, Any]] | None,
+        is_3d: bool,
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """Training triple of a sample with joint annotations and a fit (spec 02 8.1, 03 3.0.7).
+
+        Dataset joints go through :func:`process_db_coord` into the part's model joint set
+        (SMPL 33, MANO 21, FLAME 73), the fit through :meth:`fit_targets` (spec 02 9.4, 10.4,
+        11.3, 12.4; spec 03 3.3-3.6).
+
+        Args:
+            part: 'body', 'hand' or 'face' (model and triple layout).
+            img: (3, H_in, W_in) network input.
+            aug: ``(img2bb_trans (2, 3), rot (degrees), do_flip)`` of :meth:`load_patch`.
+            img_shape: (H, W) of the image that was cropped.
+            joint_img: (J, 3) image px x, y and root-relative depth, m (0 for 2D datasets).
+            joint_cam: (J, 3) root-relative camera coordinates, m; None for 2D datasets (zeros).
+            joint_valid: (J, 1) validity.
+            joints_name, flip_pairs: the dataset's joint set.
+            fit: ``(param, cam_param)`` of the model fit (see :func:`process_human_model_output`);
+                None only for a hand without a fit (zero MANO targets and validities).
+            is_3d: 1.0 / 0.0 in ``meta_info['is_3D']``.
+        """
+        model_joints, model_type, assemble = PART_TARGETS[part]
+        img2bb_trans, rot, do_flip = aug
+        if joint_cam is None:
+            joint_cam = np.zeros((len(joints_name), 3), dtype=np.float32)  # 2D dataset: no 3D GT
+        joint_img, joint_cam, joint_valid, joint_trunc = process_db_coord(
+            self.cfg, joint_img, joint_cam, joint_valid, do_flip, img_shape, flip_pairs,
+            img2bb_trans, rot, joints_name, model_joints,
+        )  # fmt: skip
+        if fit is None and part != "hand":
+            raise ValueError(f"train_sample: a {part} sample needs a fit")
+        model = None if fit is None else self.fit_targets(*fit, aug, img_shape, model_type)
+        return assemble(img, joint_img, joint_cam, joint_valid, joint_trunc, model, is_3d)
+
+
+def metric_joints(
+    joint_img: np.ndarray, joint_cam: np.ndarray, root_idx: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """3D annotation in mm -> the ``(joint_img, joint_cam)`` inputs of :meth:`train_sample`.
+
+    Args:
+        joint_img: (J, >=2) image px; joint_cam: (J, 3) camera frame, mm; root_idx: root joint.
+
+    Returns:
+        ``joint_img (J, 3)``: px x, y and root-relative depth in m; ``joint_cam (J, 3)``:
+        root-relative, m.
+    """
+    joint_cam = (joint_cam - joint_cam[root_idx, None, :]) / 1000  # (J, 3) m
+    return np.concatenate((joint_img[:, :2], joint_cam[:, 2:]), 1), joint_cam
+
+
+def camera_in_m(cam_param: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a camera with translation ``t`` in mm converted to m."""
+    return dict(cam_param, t=cam_param["t"] / 1000)
 
 
 def body_train_sample(
@@ -259,49 +355,6 @@ def body_train_sample(
         "is_3D": float(is_3d),
     }
     return inputs, targets, meta_info
-
-
-def annotated_body_train_sample(
-    cfg: Config,
-    img: torch.Tensor,
-    aug: tuple[np.ndarray, float, bool],
-    img_shape: Sequence[int],
-    joint_img: np.ndarray,
-    joint_cam: np.ndarray,
-    joint_valid: np.ndarray,
-    joints_name: Sequence[str],
-    flip_pairs: Sequence[tuple[int, int]],
-    smpl_param: Mapping[str, Any],
-    cam_param: Mapping[str, Any],
-    is_3d: bool,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Body training triple of a dataset with joint annotations and an SMPL fit (spec 02 8.1).
-
-    Dataset joints go through :func:`process_db_coord` into the 33-joint SMPL set, the fit
-    through :func:`process_human_model_output` (spec 02 9.4, 10.4, 11.3, 12.4).
-
-    Args:
-        cfg: patch / heatmap geometry and ``human_model_path``.
-        img: (3, H_in, W_in) network input.
-        aug: ``(img2bb_trans (2, 3), rot (degrees), do_flip)`` of :meth:`BaseDataset.load_patch`.
-        img_shape: (H, W) of the image that was cropped.
-        joint_img: (J, 3) image px x, y and root-relative depth, m (0 for 2D datasets).
-        joint_cam: (J, 3) root-relative camera coordinates, m (zeros for 2D datasets).
-        joint_valid: (J, 1) validity.
-        joints_name, flip_pairs: the dataset's joint set.
-        smpl_param: fit ``pose`` (72), ``shape`` (10), ``trans`` (3, m).
-        cam_param: ``focal``, ``princpt`` (image px), optional world->camera ``R``, ``t`` (m).
-        is_3d: 1.0 / 0.0 in ``meta_info['is_3D']``.
-    """
-    img2bb_trans, rot, do_flip = aug
-    joint_img, joint_cam, joint_valid, joint_trunc = process_db_coord(
-        cfg, joint_img, joint_cam, joint_valid, do_flip, img_shape, flip_pairs, img2bb_trans,
-        rot, joints_name, SMPL.joints_name,
-    )  # fmt: skip
-    smpl = process_human_model_output(
-        cfg, smpl_param, cam_param, do_flip, img_shape, img2bb_trans, rot, "smpl"
-    )
-    return body_train_sample(img, joint_img, joint_cam, joint_valid, joint_trunc, smpl, is_3d)
 
 
 def hand_train_sample(
@@ -401,3 +454,11 @@ def face_train_sample(
         "is_3D": float(is_3d),
     }
     return inputs, targets, meta_info
+
+
+# part -> (model joint names, model type, triple assembler) of BaseDataset.train_sample
+PART_TARGETS: dict[str, tuple[Sequence[str], str, Callable[..., Any]]] = {
+    "body": (SMPL.joints_name, "smpl", body_train_sample),
+    "hand": (MANO.joints_name, "mano", hand_train_sample),
+    "face": (FLAME.joints_name, "flame", face_train_sample),
+}

@@ -19,7 +19,7 @@ from tool import bench_infer, bench_train
 from tool.bench_common import NO_CUDA, BenchError, format_table, parse_positive_ints
 
 TRAIN_COLUMNS = ["part", "device", "measure", "batch", "img/s", "it/s", "x fp32", "warm-up s",
-                 "loss@1 vs fp32", "loss@2", "loss@2 vs fp32"]  # fmt: skip
+                 "loss@1 vs fp32", "loss@1", "loss@1 vs fp32"]  # fmt: skip
 INFER_COLUMNS = ["part", "device", "measure", "batch", "crops/s", "ms/crop",
                  "onnxruntime crops/s", "ort/torch"]  # fmt: skip
 
@@ -42,7 +42,7 @@ def _table(printed: str, columns: list[str]) -> dict[str, list[str]]:
 def train_output(standin_model_dir: Path) -> str:
     argv = [
         "--parts", "body", "--human_model_path", str(standin_model_dir), "--resnet_type", "18",
-        "--settings", "fp32,bf16", "--no_compile", "--batch_size", "1", "--warmup", "1",
+        "--settings", "fp32,bf16", "--no_compile", "--batch_size", "1", "--warmup", "0",
         "--iters", "1", "--loader_samples", "2", "--workers", "1",
     ]  # fmt: skip
     buffer = io.StringIO()
@@ -54,13 +54,13 @@ def train_output(standin_model_dir: Path) -> str:
 def test_train_table_has_steps_loop_and_loaders(train_output: str) -> None:
     rows = _table(train_output, TRAIN_COLUMNS)
     fp32, bf16 = rows["cpu step fp32 1"], rows["cpu step bf16 1"]
-    assert fp32[6] == "1.00" and fp32[8] == fp32[10] == "0.00%"
+    assert fp32[6] == "1.00" and fp32[7] == "0.0" and fp32[8] == fp32[10] == "0.00%"
     # The ratio and the loss difference are recomputed from the printed rates and losses.
     assert float(bf16[6]) == pytest.approx(float(bf16[5]) / float(fp32[5]), abs=0.02)
     rel = abs(float(bf16[9]) - float(fp32[9])) / abs(float(fp32[9]))
     assert float(bf16[10].split("%")[0]) == pytest.approx(100 * rel, abs=0.01)
     # Step 1 runs the same weights on the same batch: bf16 changes only the arithmetic.
-    assert float(bf16[8].split("%")[0]) < 5
+    assert bf16[8] == bf16[10] and float(bf16[8].split("%")[0]) < 5
     loop = rows["cpu loop: 1 workers + step fp32 1"]
     assert float(loop[5]) > 0 and float(loop[6]) == pytest.approx(
         float(loop[5]) / float(fp32[5]), abs=0.02

@@ -100,15 +100,21 @@ def infer_step(tester: Tester, img: torch.Tensor) -> None:
 
 
 def crops_per_second(
-    run: Callable[[], object], batch_size: int, device: str, warmup: int, iters: int
-) -> float:
-    """Crops/s of ``run()`` (one batch): median of ``iters`` timed calls after ``warmup`` others.
+    runs: Sequence[Callable[[], object]], batch_size: int, device: str, warmup: int, iters: int
+) -> list[float]:
+    """Crops/s of each ``run()`` (one batch each), the runs timed interleaved.
 
-    The median resists the load spikes of a shared machine.
+    Every round calls each run once, so a change of machine load affects them alike; the rate
+    comes from the median of the ``iters`` timed rounds after ``warmup`` untimed ones (the median
+    resists load spikes of a shared machine).
     """
-    for _ in range(warmup):
-        run()
-    return batch_size / median([timed(run, device)[0] for _ in range(iters)])
+    times: list[list[float]] = [[] for _ in runs]
+    for itr in range(warmup + iters):
+        for run, run_times in zip(runs, times, strict=True):
+            seconds, _ = timed(run, device)
+            if itr >= warmup:
+                run_times.append(seconds)
+    return [batch_size / median(run_times) for run_times in times]
 
 
 def demo_latency(
@@ -162,14 +168,14 @@ def forward_rows(
         if device == "cuda":
             img = img.pin_memory()
         logger.info("%s %s: batch %d", cfg.parts, device, batch_size)
-        step = functools.partial(infer_step, tester, img)
-        rate = crops_per_second(step, batch_size, device, args.warmup, args.iters)
-        row = [cfg.parts, device, "test-mode forward", str(batch_size), fmt(rate),
-               fmt(1000 / rate, 1)]  # fmt: skip
+        runs = [functools.partial(infer_step, tester, img)]
         if device == "cpu" and session is not None:
-            run = functools.partial(onnx.run_onnx, session, img.numpy())
-            ort_rate = crops_per_second(run, batch_size, "cpu", args.warmup, args.iters)
-            row += [fmt(ort_rate), fmt(ort_rate / rate)]
+            runs.append(functools.partial(onnx.run_onnx, session, img.numpy()))
+        rates = crops_per_second(runs, batch_size, device, args.warmup, args.iters)
+        row = [cfg.parts, device, "test-mode forward", str(batch_size), fmt(rates[0]),
+               fmt(1000 / rates[0], 1)]  # fmt: skip
+        if len(rates) == 2:
+            row += [fmt(rates[1]), fmt(rates[1] / rates[0])]
         else:
             row += ["-", "-"]
         rows.append(row)
@@ -262,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--snapshot", default=None, help="weights for a single part (default: untrained)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch and onnxruntime threads (default: torch's default)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random crops")
     parser.add_argument(
         "--human_model_path", default=None, help="SMPL/MANO/FLAME folder (default: stand-ins)"
@@ -280,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parse_positive_ints(args.batch_sizes, "--batch_sizes")
         if args.iters < 1 or args.warmup < 0:
             raise BenchError("--iters must be >= 1 and --warmup >= 0")
+        if args.threads is not None and args.threads < 1:
+            raise BenchError(f"--threads: expected a positive integer, got {args.threads}")
         if args.snapshot is not None:
             if len(parts) != 1:
                 raise BenchError("--snapshot: give exactly one part with --parts")
@@ -289,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_folder(args.human_model_path, "--human_model_path")
     except BenchError as err:
         parser.error(str(err))
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     onnx, onnx_note = onnx_backend(args.no_onnx)
     start_line = machine_summary()
     rows, notes = [], []
@@ -317,8 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"onnxruntime: {onnx_note}")
     else:
         print(
-            f"onnxruntime: CPU execution provider, {torch.get_num_threads()} threads (as torch); "
-            "the exported graph also regresses the joints."
+            f"onnxruntime: CPU execution provider, {torch.get_num_threads()} threads (as torch), "
+            "timed interleaved with torch; the exported graph also regresses the joints."
         )
     for note in notes:
         print(note)

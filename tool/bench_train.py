@@ -8,17 +8,20 @@ Per part and device, on one fixed batch of the part's training sets (the presets
   to the device, forward under the setting's autocast, mean of every loss, backward, Adam step,
   total loss read back) for fp32, ``bf16`` autocast, ``channels_last`` and ``torch.compile``
   (``+`` combines them, e.g. ``bf16+channels_last``); the rate relative to fp32; the seconds of
-  the excluded warm-up iterations (compilation happens there); the total loss after the same
-  number of steps on the same batch from the same initial weights and its relative difference to
-  fp32. The settings are timed interleaved (one iteration of each in turn), so a change of machine
-  load affects them alike.
+  the excluded warm-up iterations (compilation happens there); every setting starts from the same
+  initial weights on the same batch, and the table gives the relative difference of its total
+  loss to fp32 at step 1 (arithmetic only) and at the last step (after the Adam updates). The
+  settings are timed interleaved (one iteration of each in turn), so a change of machine load
+  affects them alike; rates come from the median step time.
 * ``loader <Dataset>``: training samples/s of one loader process (``num_workers=0``, torch and
   OpenCV on one thread), i.e. what one DataLoader worker delivers.
 * ``loop``: the end-to-end rate of a DataLoader with ``--workers`` worker processes feeding the
   fp32 step, and its ratio to the pure fp32 step rate.
 
 CUDA rows are measured when a CUDA device is present and say "not measured (no CUDA device)"
-otherwise. Models are built with ``--no_imagenet`` (the weights do not change the speed).
+otherwise. The backbone keeps its random initialisation unless ``--backbone_weights`` gives a
+local ImageNet state dict (the weights do not change the speed, but they change how the losses of
+the settings drift apart).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ import functools  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from typing import Sequence  # noqa: E402
 
 import cv2  # noqa: E402
 import torch  # noqa: E402
@@ -257,8 +260,14 @@ def loop_rate(
     trainer: Trainer, trainset: Dataset, batch_size: int, workers: int, warmup: int, iters: int,
     seed: int,
 ) -> tuple[float, float]:  # fmt: skip
-    """(images/s, iterations/s) of ``workers`` loader processes feeding the train step."""
+    """(images/s, iterations/s) of ``workers`` loader processes feeding the train step.
+
+    The batches the workers prefetch at start (two per worker) are consumed in ``warmup`` extra
+    untimed iterations; the rate is the mean over the ``iters`` timed ones (waiting for a batch is
+    part of the loop's cost, so no median here).
+    """
     device = trainer.runtime.device
+    warmup += 2 * workers  # DataLoader's default prefetch_factor
     seed_everything(seed)
     sampler = RandomSampler(
         trainset, replacement=True, num_samples=batch_size * (warmup + iters),
@@ -277,15 +286,11 @@ def loop_rate(
     for _ in range(warmup):
         train_step(trainer, next(batches))
     synchronize(device)
-    times = []
-    last = time.perf_counter()
+    start = time.perf_counter()
     for _ in range(iters):
-        train_step(trainer, next(batches))  # waits for the batch if the workers lag
-        synchronize(device)
-        now = time.perf_counter()
-        times.append(now - last)
-        last = now
-    rate = 1.0 / median(times)
+        train_step(trainer, next(batches))
+    synchronize(device)
+    rate = iters / (time.perf_counter() - start)
     return rate * batch_size, rate
 
 
@@ -488,7 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"relative difference (target within {LOSS_TARGET:.0%} on GPU).\n"
         "loader: one process, num_workers=0, torch and OpenCV on one thread (= one DataLoader "
         "worker); img/s there = samples/s.\n"
-        "loop: DataLoader workers feeding the fp32 step; x fp32 = loop rate / pure step rate."
+        f"loop: DataLoader workers feeding the fp32 step (mean over {args.iters} iterations after "
+        f"{args.warmup} + 2 x workers untimed ones); x fp32 = loop rate / pure step rate."
     )
     return 0
 

@@ -8,6 +8,8 @@ augmented parameters, and the un-augmented camera-frame mesh.
 
 from __future__ import annotations
 
+import functools
+import os.path as osp
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 from common.utils.human_models import FLAME, MANO, SMPL, get_flame, get_mano, get_smpl
+from common.utils.joint_fk import FlameJointModel, regressed_joint_model
 from common.utils.preprocessing import (
     affine_to_patch,
     aug_rotation_matrix,
@@ -43,7 +46,8 @@ class HumanModelTargets:
         joint_trunc: (J, 1) 1 where ``joint_img`` is inside the heatmap (no validity factor).
         shape: (10,) betas; all zero if any |beta| > 3 (joints/mesh keep the original betas).
         joint_cam_orig: (J, 3) camera-frame joints, m, before augmentation.
-        mesh_cam_orig: (V, 3) camera-frame mesh, m, before augmentation.
+        mesh_cam_orig: (V, 3) camera-frame mesh, m, before augmentation; None when computed
+            without the mesh (``with_mesh=False``).
         pose: SMPL (72,) / MANO (48,) axis-angles after flip and root rotation; None for FLAME.
         root_pose, jaw_pose: FLAME (3,) each after flip and (root) rotation; None otherwise.
         expr: FLAME (10,) expression (never clamped); None otherwise.
@@ -54,7 +58,7 @@ class HumanModelTargets:
     joint_trunc: np.ndarray
     shape: np.ndarray
     joint_cam_orig: np.ndarray
-    mesh_cam_orig: np.ndarray
+    mesh_cam_orig: np.ndarray | None
     pose: np.ndarray | None = None
     root_pose: np.ndarray | None = None
     jaw_pose: np.ndarray | None = None
@@ -90,8 +94,11 @@ def _camera_rotation(cam_param: Mapping[str, Any]) -> np.ndarray | None:
 
 
 def _apply_camera_translation(
-    joint_coord: np.ndarray, mesh_coord: np.ndarray, cam_param: Mapping[str, Any], root_idx: int
-) -> tuple[np.ndarray, np.ndarray]:
+    joint_coord: np.ndarray,
+    mesh_coord: np.ndarray | None,
+    cam_param: Mapping[str, Any],
+    root_idx: int,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Move world-frame joints/mesh (root orientation already rotated) into the camera frame.
 
     QUIRK (spec 02 6.1 step 4): the pivot is the root joint regressed from the posed mesh, not
@@ -103,7 +110,7 @@ def _apply_camera_translation(
     t = np.asarray(cam_param["t"], dtype=np.float32).reshape(1, 3)  # m
     root = joint_coord[root_idx, None, :]  # (1, 3)
     offset = -root + np.dot(R, root.transpose(1, 0)).transpose(1, 0) + t
-    return joint_coord + offset, mesh_coord + offset
+    return joint_coord + offset, None if mesh_coord is None else mesh_coord + offset
 
 
 def _joint_targets(
@@ -154,166 +161,111 @@ def _clamp_shape(shape: np.ndarray) -> np.ndarray:
     return shape
 
 
-def _smpl_targets(
-    cfg: Config,
-    param: Mapping[str, Any],
-    cam_param: Mapping[str, Any],
-    do_flip: bool,
-    img_shape: Sequence[int],
-    img2bb_trans: np.ndarray,
-    rot: float,
-) -> HumanModelTargets:
-    smpl = get_smpl(cfg.human_model_path)
-    gender = param.get("gender", "neutral")
-    if gender not in SMPL_GENDERS:
-        raise ValueError(f"smpl parameters: unknown gender {gender!r}; expected {SMPL_GENDERS}")
-    pose = _param(param, "pose", 72, "smpl").reshape(24, 3)
-    shape = _param(param, "shape", 10, "smpl")
-    trans = _param(param, "trans", 3, "smpl")
-    root = SMPL.orig_root_joint_idx
-    R = _camera_rotation(cam_param)
-    if R is not None:
-        pose[root] = _rotate_axis_angle(R, pose[root])
-    body_pose = np.delete(pose, root, axis=0).reshape(1, -1)
-    with torch.no_grad():
-        output = smpl.layer(gender)(
-            global_orient=torch.from_numpy(pose[root].reshape(1, 3)),
-            body_pose=torch.from_numpy(body_pose),
-            betas=torch.from_numpy(shape.reshape(1, -1)),
-            transl=torch.from_numpy(trans.reshape(1, 3)),
-        )
-    mesh_coord = output.vertices[0].numpy()  # (6890, 3) m
-    joint_coord = np.dot(smpl.joint_regressor, mesh_coord)  # (33, 3) m, neutral regressor
-    joint_coord, mesh_coord = _apply_camera_translation(
-        joint_coord, mesh_coord, cam_param, SMPL.root_joint_idx
-    )
-    joint_img, joint_cam, joint_trunc = _joint_targets(
-        cfg, joint_coord, cam_param, do_flip, img_shape, img2bb_trans, rot,
-        SMPL.flip_pairs, SMPL.root_joint_idx,
-    )  # fmt: skip
-    if do_flip:
-        pose = flip_pose(pose, SMPL.orig_flip_pairs)
-    pose[root] = _rotate_axis_angle(aug_rotation_matrix(rot), pose[root])
-    return HumanModelTargets(
-        joint_img=joint_img,
-        joint_cam=joint_cam,
-        joint_trunc=joint_trunc,
-        shape=_clamp_shape(shape),
-        joint_cam_orig=joint_coord.astype(np.float32),
-        mesh_cam_orig=mesh_coord.astype(np.float32),
-        pose=pose.reshape(-1),
-    )
+@dataclass(frozen=True)
+class _ModelSpec:
+    """What differs between the three models in :func:`process_human_model_output`."""
+
+    pose_flip_pairs: tuple[tuple[int, int], ...]  # pairs of the model's own pose rows
+    joint_flip_pairs: tuple[tuple[int, int], ...]  # pairs of the target joint set
+    root_joint_idx: int  # of the target joint set (root-relative targets, camera pivot)
 
 
-def _mano_targets(
-    cfg: Config,
-    param: Mapping[str, Any],
-    cam_param: Mapping[str, Any],
-    do_flip: bool,
-    img_shape: Sequence[int],
-    img2bb_trans: np.ndarray,
-    rot: float,
-) -> HumanModelTargets:
-    mano = get_mano(cfg.human_model_path)
-    hand_type = param.get("hand_type")
-    if hand_type not in HAND_TYPES:
-        raise ValueError(
-            f"mano parameters: 'hand_type' must be one of {HAND_TYPES}, got {hand_type!r}"
-        )
-    pose = _param(param, "pose", 48, "mano").reshape(16, 3)
-    shape = _param(param, "shape", 10, "mano")
-    trans = _param(param, "trans", 3, "mano")
-    root = MANO.orig_root_joint_idx
-    R = _camera_rotation(cam_param)
-    if R is not None:
-        pose[root] = _rotate_axis_angle(R, pose[root])
-    hand_pose = np.delete(pose, root, axis=0).reshape(1, -1)
-    with torch.no_grad():
-        output = mano.layer(hand_type)(
-            global_orient=torch.from_numpy(pose[root].reshape(1, 3)),
-            hand_pose=torch.from_numpy(hand_pose),
-            betas=torch.from_numpy(shape.reshape(1, -1)),
-            transl=torch.from_numpy(trans.reshape(1, 3)),
-        )
-    mesh_coord = output.vertices[0].numpy()  # (778, 3) m
-    joint_coord = np.dot(mano.joint_regressor, mesh_coord)  # (21, 3) m
-    joint_coord, mesh_coord = _apply_camera_translation(
-        joint_coord, mesh_coord, cam_param, MANO.root_joint_idx
-    )
-    joint_img, joint_cam, joint_trunc = _joint_targets(
-        cfg, joint_coord, cam_param, do_flip, img_shape, img2bb_trans, rot,
-        MANO.flip_pairs, MANO.root_joint_idx,
-    )  # fmt: skip
-    if do_flip:
-        pose = flip_pose(pose)  # no pairs: a left-hand pose becomes a right-hand one
-    pose[root] = _rotate_axis_angle(aug_rotation_matrix(rot), pose[root])
-    return HumanModelTargets(
-        joint_img=joint_img,
-        joint_cam=joint_cam,
-        joint_trunc=joint_trunc,
-        shape=_clamp_shape(shape),
-        joint_cam_orig=joint_coord.astype(np.float32),
-        mesh_cam_orig=mesh_coord.astype(np.float32),
-        pose=pose.reshape(-1),
-    )
+_SPECS = {
+    "smpl": _ModelSpec(SMPL.orig_flip_pairs, SMPL.flip_pairs, SMPL.root_joint_idx),
+    "mano": _ModelSpec((), MANO.flip_pairs, MANO.root_joint_idx),  # a left pose -> a right one
+    "flame": _ModelSpec((), FLAME.flip_pairs, FLAME.root_joint_idx),
+}
+FLAME_JAW_IDX = 2  # row of the jaw in FLAME's full pose (root, neck, jaw, left eye, right eye)
 
 
-def _flame_targets(
-    cfg: Config,
-    param: Mapping[str, Any],
-    cam_param: Mapping[str, Any],
-    do_flip: bool,
-    img_shape: Sequence[int],
-    img2bb_trans: np.ndarray,
-    rot: float,
-) -> HumanModelTargets:
-    flame = get_flame(cfg.human_model_path)
-    root_pose = _param(param, "root_pose", 3, "flame")
-    jaw_pose = _param(param, "jaw_pose", 3, "flame")
-    shape = _param(param, "shape", 10, "flame")
-    expr = _param(param, "expr", 10, "flame")
+@dataclass
+class _Fit:
+    """Parameters of one fit, float32 copies. ``pose`` (K, 3): SMPL (24, 3), MANO (16, 3),
+    FLAME (5, 3) (root, neck, jaw, eyes; only root and jaw are ever non-zero)."""
+
+    model_type: str
+    variant: str  # SMPL gender, MANO hand type, '' for FLAME
+    pose: np.ndarray
+    shape: np.ndarray
+    trans: np.ndarray
+    expr: np.ndarray | None = None
+
+
+def _read_fit(param: Mapping[str, Any], model_type: str) -> _Fit:
+    if model_type == "smpl":
+        gender = param.get("gender", "neutral")
+        if gender not in SMPL_GENDERS:
+            raise ValueError(f"smpl parameters: unknown gender {gender!r}; expected {SMPL_GENDERS}")
+        pose = _param(param, "pose", 72, "smpl").reshape(24, 3)
+        return _Fit("smpl", gender, pose, _param(param, "shape", 10, "smpl"),
+                    _param(param, "trans", 3, "smpl"))  # fmt: skip
+    if model_type == "mano":
+        hand_type = param.get("hand_type")
+        if hand_type not in HAND_TYPES:
+            raise ValueError(
+                f"mano parameters: 'hand_type' must be one of {HAND_TYPES}, got {hand_type!r}"
+            )
+        pose = _param(param, "pose", 48, "mano").reshape(16, 3)
+        return _Fit("mano", hand_type, pose, _param(param, "shape", 10, "mano"),
+                    _param(param, "trans", 3, "mano"))  # fmt: skip
+    pose = np.zeros((5, 3), dtype=np.float32)  # neck and eyeballs are never posed
+    pose[0] = _param(param, "root_pose", 3, "flame")
+    pose[FLAME_JAW_IDX] = _param(param, "jaw_pose", 3, "flame")
     trans = _param(param, "trans", 3, "flame") if "trans" in param else np.zeros(3, np.float32)
-    R = _camera_rotation(cam_param)
-    if R is not None:
-        root_pose = _rotate_axis_angle(R, root_pose)
-    zero_pose = torch.zeros((1, 3), dtype=torch.float32)  # neck and eyeballs are never posed
+    return _Fit("flame", "", pose, _param(param, "shape", 10, "flame"), trans,
+                _param(param, "expr", 10, "flame"))  # fmt: skip
+
+
+def _mesh_forward(fit: _Fit, human_model_path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Joints and mesh of a fit through the smplx layer: ``(joints (J, 3), mesh (V, 3))``, m."""
+    torch_pose = torch.from_numpy(fit.pose)
+    common = dict(
+        global_orient=torch_pose[:1],
+        betas=torch.from_numpy(fit.shape.reshape(1, -1)),
+        transl=torch.from_numpy(fit.trans.reshape(1, 3)),
+    )
     with torch.no_grad():
-        output = flame.layer()(
-            global_orient=torch.from_numpy(root_pose.reshape(1, 3)),
-            jaw_pose=torch.from_numpy(jaw_pose.reshape(1, 3)),
-            neck_pose=zero_pose,
-            leye_pose=zero_pose,
-            reye_pose=zero_pose,
-            betas=torch.from_numpy(shape.reshape(1, -1)),
-            expression=torch.from_numpy(expr.reshape(1, -1)),
-            transl=torch.from_numpy(trans.reshape(1, 3)),
-        )
-    mesh_coord = output.vertices[0].numpy()  # (5023, 3) m
-    joint_coord = output.joints[0].numpy()  # (73, 3) m: 5 skeleton joints + 68 landmarks
-    joint_coord, mesh_coord = _apply_camera_translation(
-        joint_coord, mesh_coord, cam_param, FLAME.root_joint_idx
-    )
-    joint_img, joint_cam, joint_trunc = _joint_targets(
-        cfg, joint_coord, cam_param, do_flip, img_shape, img2bb_trans, rot,
-        FLAME.flip_pairs, FLAME.root_joint_idx,
-    )  # fmt: skip
-    if do_flip:
-        root_pose, jaw_pose = flip_pose(np.stack((root_pose, jaw_pose)))
-    root_pose = _rotate_axis_angle(aug_rotation_matrix(rot), root_pose)
-    return HumanModelTargets(
-        joint_img=joint_img,
-        joint_cam=joint_cam,
-        joint_trunc=joint_trunc,
-        shape=_clamp_shape(shape),
-        joint_cam_orig=joint_coord.astype(np.float32),
-        mesh_cam_orig=mesh_coord.astype(np.float32),
-        root_pose=root_pose,
-        jaw_pose=jaw_pose,
-        expr=expr,
-    )
+        if fit.model_type == "smpl":
+            smpl = get_smpl(human_model_path)
+            output = smpl.layer(fit.variant)(body_pose=torch_pose[1:].reshape(1, -1), **common)
+            mesh = output.vertices[0].numpy()  # (6890, 3)
+            return np.dot(smpl.joint_regressor, mesh), mesh  # (33, 3), neutral regressor
+        if fit.model_type == "mano":
+            mano = get_mano(human_model_path)
+            output = mano.layer(fit.variant)(hand_pose=torch_pose[1:].reshape(1, -1), **common)
+            mesh = output.vertices[0].numpy()  # (778, 3)
+            return np.dot(mano.joint_regressor, mesh), mesh  # (21, 3)
+        zero = torch.zeros((1, 3), dtype=torch.float32)
+        output = get_flame(human_model_path).layer()(
+            jaw_pose=torch_pose[FLAME_JAW_IDX : FLAME_JAW_IDX + 1], neck_pose=zero,
+            leye_pose=zero, reye_pose=zero, expression=torch.from_numpy(fit.expr.reshape(1, -1)),
+            **common,
+        )  # fmt: skip
+        return output.joints[0].numpy(), output.vertices[0].numpy()  # (73, 3), (5023, 3)
 
 
-_BRANCHES = {"smpl": _smpl_targets, "mano": _mano_targets, "flame": _flame_targets}
+@functools.cache
+def _joint_model(human_model_path: str, model_type: str, variant: str) -> Any:
+    """The mesh-free joint evaluator of one model (built once per process)."""
+    if model_type == "smpl":
+        smpl = get_smpl(human_model_path)
+        return regressed_joint_model(smpl.layer(variant), smpl.joint_regressor)
+    if model_type == "mano":
+        mano = get_mano(human_model_path)
+        return regressed_joint_model(mano.layer(variant), mano.joint_regressor)
+    return FlameJointModel(get_flame(human_model_path).layer())
+
+
+def _joint_forward(fit: _Fit, human_model_path: str) -> np.ndarray:
+    """Joints (J, 3), m, of a fit without its mesh (equal to :func:`_mesh_forward`'s)."""
+    model = _joint_model(osp.abspath(human_model_path), fit.model_type, fit.variant)
+    if fit.model_type == "flame":
+        return model(fit.pose, fit.shape, fit.expr, fit.trans).astype(np.float32)
+    pose = fit.pose
+    if fit.model_type == "mano":
+        # smplx's MANO adds the mean hand pose inside its forward (flat_hand_mean=False).
+        pose = pose + get_mano(human_model_path).layer(fit.variant).pose_mean.numpy().reshape(-1, 3)
+    return model(pose, fit.shape, fit.trans)[0].astype(np.float32)
 
 
 def process_human_model_output(
@@ -325,6 +277,7 @@ def process_human_model_output(
     img2bb_trans: np.ndarray,
     rot: float,
     model_type: str,
+    with_mesh: bool = True,
 ) -> HumanModelTargets:
     """Targets of one SMPL / MANO / FLAME fit (spec 02 6).
 
@@ -341,11 +294,44 @@ def process_human_model_output(
         img_shape: (H, W) of the image that was cropped (for the flip).
         img2bb_trans: (2, 3) image px (mirrored when flipped) -> patch px.
         model_type: 'smpl', 'mano' or 'flame'.
+        with_mesh: True runs the smplx layer (the reference's per-sample design) and returns the
+            mesh; False computes only the joints with :mod:`common.utils.joint_fk` (the same
+            joints up to float32 rounding, about 10x faster; ``mesh_cam_orig`` is then None).
 
     Returns:
         :class:`HumanModelTargets` (SMPL: 33 joints, 6890 vertices; MANO: 21, 778;
         FLAME: 73, 5023).
     """
-    if model_type not in _BRANCHES:
+    if model_type not in _SPECS:
         raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {model_type!r}")
-    return _BRANCHES[model_type](cfg, param, cam_param, do_flip, img_shape, img2bb_trans, rot)
+    spec = _SPECS[model_type]
+    fit = _read_fit(param, model_type)
+    R = _camera_rotation(cam_param)
+    if R is not None:
+        fit.pose[0] = _rotate_axis_angle(R, fit.pose[0])  # the root is row 0 of every model
+    if with_mesh:
+        joint_coord, mesh_coord = _mesh_forward(fit, cfg.human_model_path)
+    else:
+        joint_coord, mesh_coord = _joint_forward(fit, cfg.human_model_path), None
+    joint_coord, mesh_coord = _apply_camera_translation(
+        joint_coord, mesh_coord, cam_param, spec.root_joint_idx
+    )
+    joint_img, joint_cam, joint_trunc = _joint_targets(
+        cfg, joint_coord, cam_param, do_flip, img_shape, img2bb_trans, rot,
+        spec.joint_flip_pairs, spec.root_joint_idx,
+    )  # fmt: skip
+    pose = flip_pose(fit.pose, spec.pose_flip_pairs) if do_flip else fit.pose
+    pose[0] = _rotate_axis_angle(aug_rotation_matrix(rot), pose[0])
+    targets = HumanModelTargets(
+        joint_img=joint_img,
+        joint_cam=joint_cam,
+        joint_trunc=joint_trunc,
+        shape=_clamp_shape(fit.shape),
+        joint_cam_orig=joint_coord.astype(np.float32),
+        mesh_cam_orig=None if mesh_coord is None else mesh_coord.astype(np.float32),
+    )
+    if model_type == "flame":
+        targets.root_pose, targets.jaw_pose, targets.expr = pose[0], pose[FLAME_JAW_IDX], fit.expr
+    else:
+        targets.pose = pose.reshape(-1)
+    return targets

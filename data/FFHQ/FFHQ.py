@@ -19,15 +19,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from common.utils.human_model_targets import process_human_model_output
 from common.utils.human_models import FLAME
-from common.utils.preprocessing import process_bbox, process_db_coord
+from common.utils.preprocessing import process_bbox
 from data.dataset import (
     AnnotationError,
     BaseDataset,
     check_split,
     coco_index,
-    face_train_sample,
     get_image,
     get_key,
     get_keys,
@@ -104,16 +102,11 @@ class FFHQ(BaseDataset):
         """The face training triple (spec 03 3.0.7) in both modes; test mode is unaugmented."""
         data = self.datalist[idx]
         img, img2bb_trans, _, rot, do_flip = self.load_patch(data["img_path"], data["bbox"])
-        zeros = np.zeros((FLAME.joint_num, 3), dtype=np.float32)
-        joint_img, joint_cam, joint_valid, joint_trunc = process_db_coord(
-            self.cfg, data["joint_img"], zeros, data["joint_valid"], do_flip, data["img_shape"],
-            FLAME.flip_pairs, img2bb_trans, rot, FLAME.joints_name, FLAME.joints_name,
+        return self.train_sample(
+            "face", img, (img2bb_trans, rot, do_flip), data["img_shape"], data["joint_img"], None,
+            data["joint_valid"], FLAME.joints_name, FLAME.flip_pairs,
+            (data["flame_param"], data["cam_param"]), is_3d=False,
         )  # fmt: skip
-        flame = process_human_model_output(
-            self.cfg, data["flame_param"], data["cam_param"], do_flip, data["img_shape"],
-            img2bb_trans, rot, "flame",
-        )  # fmt: skip
-        return face_train_sample(img, joint_img, joint_cam, joint_valid, joint_trunc, flame, False)
 
     def evaluate(
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int

@@ -22,7 +22,7 @@ from common.utils.preprocessing import process_bbox
 from common.utils.transforms import cam2pixel, world2cam
 from data.dataset import (
     BaseDataset,
-    annotated_body_train_sample,
+    camera_in_m,
     check_split,
     coco_index,
     get_image,
@@ -31,6 +31,7 @@ from data.dataset import (
     get_nested,
     load_json,
     merge_coco,
+    metric_joints,
     require_path,
 )
 from data.metrics import (
@@ -151,14 +152,11 @@ class Human36M(BaseDataset):
         if self.data_split != "train":
             return {"img": img}, {}, {"bbox": data["bbox"]}
 
-        root = self.root_joint_idx
-        joint_cam = (data["joint_cam"] - data["joint_cam"][root, None, :]) / 1000  # (17, 3) m
-        joint_img = np.concatenate((data["joint_img"][:, :2], joint_cam[:, 2:]), 1)
-        cam_param = dict(data["cam_param"], t=data["cam_param"]["t"] / 1000)  # t in m
-        return annotated_body_train_sample(
-            self.cfg, img, (img2bb_trans, rot, do_flip), data["img_shape"], joint_img, joint_cam,
-            data["joint_valid"], self.joints_name, self.flip_pairs, data["smpl_param"], cam_param,
-            is_3d=True,
+        joint_img, joint_cam = metric_joints(data["joint_img"], data["joint_cam"], self.root_joint_idx)
+        return self.train_sample(
+            "body", img, (img2bb_trans, rot, do_flip), data["img_shape"], joint_img, joint_cam,
+            data["joint_valid"], self.joints_name, self.flip_pairs,
+            (data["smpl_param"], camera_in_m(data["cam_param"])), is_3d=True,
         )  # fmt: skip
 
     def evaluate(

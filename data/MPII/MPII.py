@@ -18,7 +18,6 @@ import torch
 from common.utils.preprocessing import process_bbox
 from data.dataset import (
     BaseDataset,
-    annotated_body_train_sample,
     check_split,
     coco_index,
     get_image,
@@ -110,9 +109,8 @@ class MPII(BaseDataset):
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         data = self.datalist[idx]
         img, img2bb_trans, _, rot, do_flip = self.load_patch(data["img_path"], data["bbox"])
-        dummy_cam = np.zeros((len(JOINTS_NAME), 3), dtype=np.float32)  # 2D dataset: no 3D GT
-        return annotated_body_train_sample(
-            self.cfg, img, (img2bb_trans, rot, do_flip), data["img_shape"], data["joint_img"],
-            dummy_cam, data["joint_valid"], self.joints_name, self.flip_pairs,
-            data["smpl_param"], data["cam_param"], False,
+        return self.train_sample(
+            "body", img, (img2bb_trans, rot, do_flip), data["img_shape"], data["joint_img"], None,
+            data["joint_valid"], self.joints_name, self.flip_pairs,
+            (data["smpl_param"], data["cam_param"]), is_3d=False,
         )  # fmt: skip

@@ -21,7 +21,7 @@ from common.utils.preprocessing import process_bbox
 from common.utils.transforms import cam2pixel, world2cam
 from data.dataset import (
     BaseDataset,
-    annotated_body_train_sample,
+    camera_in_m,
     check_split,
     coco_index,
     get_image,
@@ -29,6 +29,7 @@ from data.dataset import (
     get_keys,
     get_nested,
     load_json,
+    metric_joints,
     require_path,
 )
 from main.config import Config
@@ -132,12 +133,9 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         data = self.datalist[idx]
         img, img2bb_trans, _, rot, do_flip = self.load_patch(data["img_path"], data["bbox"])
-        root = self.root_joint_idx
-        joint_cam = (data["joint_cam"] - data["joint_cam"][root, None, :]) / 1000  # (17, 3) m
-        joint_img = np.concatenate((data["joint_img"][:, :2], joint_cam[:, 2:]), 1)
-        cam_param = dict(data["cam_param"], t=data["cam_param"]["t"] / 1000)  # t in m
-        return annotated_body_train_sample(
-            self.cfg, img, (img2bb_trans, rot, do_flip), data["img_shape"], joint_img, joint_cam,
-            data["joint_valid"], self.joints_name, self.flip_pairs, data["smpl_param"], cam_param,
-            True,
+        joint_img, joint_cam = metric_joints(data["joint_img"], data["joint_cam"], self.root_joint_idx)
+        return self.train_sample(
+            "body", img, (img2bb_trans, rot, do_flip), data["img_shape"], joint_img, joint_cam,
+            data["joint_valid"], self.joints_name, self.flip_pairs,
+            (data["smpl_param"], camera_in_m(data["cam_param"])), is_3d=True,
         )  # fmt: skip

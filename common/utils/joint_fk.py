@@ -1,0 +1,236 @@
+"""Joints of a posed SMPL / MANO / FLAME model without building its mesh (fast training targets).
+
+Training targets need only linear functions of the posed mesh: regressed joints
+(``regressor @ vertices``) and barycentric landmarks. Linear blend skinning is linear in the
+rest-pose vertices for fixed bone transforms, so each such row ``L (V,)`` can be folded into the
+model once::
+
+    joint = sum_k A_k[:3, :3] (sum_v L_v W_vk v_posed_v) + A_k[:3, 3] (sum_v L_v W_vk)
+            + (sum_v L_v) transl
+    v_posed = v_template + shapedirs @ shape + posedirs @ pose_feature      (linear again)
+
+so a sample costs a few small matrix-vector products (rows x joints x 3 x components) instead
+of skinning every vertex. The kinematic chain, the Rodrigues formula and the pose feature follow
+``smplx.lbs`` exactly; the arithmetic is float64, so results match the mesh path up to the
+mesh path's own float32 rounding (about 1e-6 m).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from smplx.lbs import find_dynamic_lmk_idx_and_bcoords
+
+
+def rodrigues(rot_vecs: np.ndarray) -> np.ndarray:
+    """Axis-angles (K, 3) -> rotation matrices (K, 3, 3), float64, as ``smplx.lbs.batch_rodrigues``
+    (including its ``+1e-8`` inside the norm)."""
+    rot_vecs = np.asarray(rot_vecs, dtype=np.float64).reshape(-1, 3)
+    angle = np.linalg.norm(rot_vecs + 1e-8, axis=1, keepdims=True)  # (K, 1)
+    rx, ry, rz = (rot_vecs / angle).T
+    zeros = np.zeros_like(rx)
+    skew = np.stack([zeros, -rz, ry, rz, zeros, -rx, -ry, rx, zeros], 1).reshape(-1, 3, 3)
+    sin, cos = np.sin(angle)[:, :, None], np.cos(angle)[:, :, None]
+    return np.eye(3) + sin * skew + (1 - cos) * (skew @ skew)
+
+
+def rigid_transforms(
+    rot_mats: np.ndarray, rest_joints: np.ndarray, parents: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kinematic chain of ``smplx.lbs.batch_rigid_transform`` for one sample.
+
+    Args:
+        rot_mats: (K, 3, 3) local rotations; rest_joints: (K, 3) rest-pose joints;
+        parents: (K,) parent indices (``parents[0]`` unused).
+
+    Returns:
+        ``(posed_joints (K, 3), rel_transforms (K, 3, 4))``: world joints and the skinning
+        transforms ``[R | t - R j_rest]`` of every joint.
+    """
+    rel = rest_joints.copy()
+    rel[1:] -= rest_joints[parents[1:]]
+    rots = np.empty_like(rot_mats)
+    trans = np.empty_like(rest_joints)
+    rots[0], trans[0] = rot_mats[0], rel[0]
+    for i in range(1, len(parents)):
+        p = parents[i]
+        rots[i] = rots[p] @ rot_mats[i]
+        trans[i] = rots[p] @ rel[i] + trans[p]
+    offset = trans - np.einsum("kab,kb->ka", rots, rest_joints)
+    return trans, np.concatenate((rots, offset[:, :, None]), 2)
+
+
+@dataclass(frozen=True)
+class LinearJointModel:
+    """Rows ``L (R, V)`` of linear functions of a model's posed mesh, folded into the model.
+
+    C = number of shape components (betas, then FLAME expressions), P = pose-feature length
+    (9 x (K - 1)), K = model joints.
+    """
+
+    parents: np.ndarray  # (K,)
+    rest_joints: np.ndarray  # (K, 3) J_regressor @ v_template
+    rest_joint_dirs: np.ndarray  # (K * 3, C)
+    base: np.ndarray  # (R, K, 3) sum_v L W v_template
+    shape_dirs: np.ndarray  # (R, K * 3, C)
+    pose_dirs: np.ndarray  # (R, K * 3, P)
+    weight: np.ndarray  # (R, K) sum_v L W
+    row_sum: np.ndarray  # (R,) sum_v L
+
+    @classmethod
+    def build(
+        cls,
+        rows: np.ndarray | sp.spmatrix,
+        v_template: np.ndarray,
+        shapedirs: np.ndarray,
+        posedirs: np.ndarray,
+        j_regressor: np.ndarray,
+        lbs_weights: np.ndarray,
+        parents: np.ndarray,
+    ) -> "LinearJointModel":
+        """Fold ``rows`` (R, V) into a model given by its smplx buffers.
+
+        Args:
+            v_template: (V, 3); shapedirs: (V, 3, C); posedirs: (P, V * 3) as smplx stores it;
+            j_regressor: (K, V); lbs_weights: (V, K); parents: (K,).
+        """
+        rows = sp.csr_matrix(rows, dtype=np.float64)
+        v_template = np.asarray(v_template, np.float64)
+        n_vert = len(v_template)
+        n_joint = len(parents)
+        shapedirs = np.asarray(shapedirs, np.float64).reshape(n_vert, -1)  # (V, 3C)
+        posedirs = np.asarray(posedirs, np.float64)
+        pose_dim = posedirs.shape[0]
+        posedirs = posedirs.reshape(pose_dim, n_vert, 3).transpose(1, 2, 0).reshape(n_vert, -1)
+        weights = np.asarray(lbs_weights, np.float64)
+        n_row = rows.shape[0]
+        base = np.empty((n_row, n_joint, 3))
+        shape_dirs = np.empty((n_row, n_joint, shapedirs.shape[1]))
+        pose_dirs = np.empty((n_row, n_joint, posedirs.shape[1]))
+        weight = np.empty((n_row, n_joint))
+        for k in range(n_joint):
+            folded = rows.multiply(weights[:, k][None, :]).tocsr()  # (R, V)
+            base[:, k] = folded @ v_template
+            shape_dirs[:, k] = folded @ shapedirs
+            pose_dirs[:, k] = folded @ posedirs
+            weight[:, k] = np.asarray(folded.sum(1)).reshape(-1)
+        j_regressor = np.asarray(j_regressor, np.float64)
+        n_comp = shapedirs.shape[1] // 3
+        return cls(
+            parents=np.asarray(parents, np.int64),
+            rest_joints=j_regressor @ v_template,
+            rest_joint_dirs=(j_regressor @ shapedirs).reshape(n_joint * 3, n_comp),
+            base=base,
+            shape_dirs=shape_dirs.reshape(n_row, n_joint * 3, n_comp),
+            pose_dirs=pose_dirs.reshape(n_row, n_joint, 3, pose_dim).reshape(n_row, -1, pose_dim),
+            weight=weight,
+            row_sum=np.asarray(rows.sum(1)).reshape(-1),
+        )
+
+    def __call__(
+        self,
+        full_pose: np.ndarray,
+        shape: np.ndarray,
+        transl: np.ndarray,
+        row_idx: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Evaluate the rows for one sample.
+
+        Args:
+            full_pose: (K, 3) axis-angles, root first; shape: (C,); transl: (3,), m.
+            row_idx: rows to evaluate (all when None).
+
+        Returns:
+            ``(values (R', 3), posed_joints (K, 3))`` in m, both with ``transl`` added (the
+            posed joints as smplx's ``J_transformed + transl``).
+        """
+        rot_mats = rodrigues(full_pose)  # (K, 3, 3)
+        shape = np.asarray(shape, np.float64).reshape(-1)
+        transl = np.asarray(transl, np.float64).reshape(3)
+        rest = self.rest_joints + (self.rest_joint_dirs @ shape).reshape(-1, 3)
+        posed_joints, transforms = rigid_transforms(rot_mats, rest, self.parents)
+        pose_feature = (rot_mats[1:] - np.eye(3)).reshape(-1)  # (P,)
+        sel = slice(None) if row_idx is None else row_idx
+        n_joint = len(self.parents)
+        v_posed = self.base[sel] + (
+            self.shape_dirs[sel] @ shape + self.pose_dirs[sel] @ pose_feature
+        ).reshape(-1, n_joint, 3)  # (R', K, 3)
+        values = np.einsum("kab,rkb->ra", transforms[:, :, :3], v_posed)
+        values += self.weight[sel] @ transforms[:, :, 3]
+        values += self.row_sum[sel][:, None] * transl
+        return values, posed_joints + transl
+
+
+def _buffers(layer: torch.nn.Module, shapedirs: torch.Tensor) -> dict[str, np.ndarray]:
+    return {
+        "v_template": layer.v_template.double().numpy(),
+        "shapedirs": shapedirs.double().numpy(),
+        "posedirs": layer.posedirs.double().numpy(),
+        "j_regressor": layer.J_regressor.double().numpy(),
+        "lbs_weights": layer.lbs_weights.double().numpy(),
+        "parents": layer.parents.numpy(),
+    }
+
+
+def regressed_joint_model(layer: torch.nn.Module, regressor: np.ndarray) -> LinearJointModel:
+    """``regressor (J, V) @ layer vertices`` for an smplx SMPL or MANO layer."""
+    return LinearJointModel.build(regressor, **_buffers(layer, layer.shapedirs))
+
+
+class FlameJointModel:
+    """The 73 joints of smplx's FLAME output (5 posed joints, 51 static and 17 contour
+    landmarks, ``use_face_contour=True``) without the mesh."""
+
+    def __init__(self, layer: torch.nn.Module) -> None:
+        faces = layer.faces_tensor.numpy()
+        static_faces = layer.lmk_faces_idx.numpy()  # (51,)
+        dynamic_faces = layer.dynamic_lmk_faces_idx.numpy()  # (79, 17)
+        face_idx = np.concatenate((static_faces, dynamic_faces.reshape(-1)))
+        bary = np.concatenate(
+            (
+                layer.lmk_bary_coords.double().numpy(),
+                layer.dynamic_lmk_bary_coords.double().numpy().reshape(-1, 3),
+            )
+        )  # (51 + 79 * 17, 3)
+        n_row = len(face_idx)
+        rows = sp.coo_matrix(
+            (bary.reshape(-1), (np.repeat(np.arange(n_row), 3), faces[face_idx].reshape(-1))),
+            shape=(n_row, layer.v_template.shape[0]),
+        )  # duplicate (row, vertex) entries are summed, as the barycentric sum
+        shapedirs = torch.cat([layer.shapedirs, layer.expr_dirs], dim=-1)
+        self.rows = LinearJointModel.build(rows, **_buffers(layer, shapedirs))
+        self.static_num = len(static_faces)
+        self.contour_num = dynamic_faces.shape[1]
+        self._layer = layer
+        self._table_rows = torch.arange(len(dynamic_faces)).view(-1, 1)
+
+    def __call__(
+        self, full_pose: np.ndarray, shape: np.ndarray, expr: np.ndarray, transl: np.ndarray
+    ) -> np.ndarray:
+        """(73, 3) joints, m, of full pose (5, 3) (root, neck, jaw, eyes), betas and expression.
+
+        The contour landmarks are picked by smplx's own neck-rotation look-up on the float32
+        pose, so the choice is the one of the mesh path.
+        """
+        layer = self._layer
+        pose32 = torch.from_numpy(np.asarray(full_pose, np.float32).reshape(1, -1))
+        dummy = torch.zeros((1, 1, 3))  # only its batch size and dtype are read
+        with torch.no_grad():
+            # With the table replaced by 0..N-1 the look-up returns the table row itself.
+            angle_idx, _ = find_dynamic_lmk_idx_and_bcoords(
+                dummy, pose32, self._table_rows, layer.dynamic_lmk_bary_coords,
+                layer.neck_kin_chain,
+            )  # fmt: skip
+        angle_idx = int(angle_idx.reshape(-1)[0])
+        row_idx = np.concatenate(
+            (
+                np.arange(self.static_num),
+                self.static_num + angle_idx * self.contour_num + np.arange(self.contour_num),
+            )
+        )
+        shape_comp = np.concatenate((np.reshape(shape, -1), np.reshape(expr, -1)))
+        landmarks, posed_joints = self.rows(full_pose, shape_comp, transl, row_idx)
+        return np.concatenate((posed_joints, landmarks))
