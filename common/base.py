@@ -117,7 +117,12 @@ def to_device(batch: Any, device: torch.device, channels_last: bool = False) -> 
 
 def split_outputs(out: dict[str, torch.Tensor]) -> list[dict[str, np.ndarray]]:
     """Batch of output tensors -> list of per-sample dicts of numpy arrays (test loop)."""
-    arrays = {k: v.detach().float().cpu().numpy() for k, v in out.items()}
+    arrays = {}
+    for key, value in out.items():
+        value = value.detach()
+        if value.dtype in (torch.bfloat16, torch.float16):  # autocast outputs; numpy has no bf16
+            value = value.float()
+        arrays[key] = value.cpu().numpy()
     batch_size = len(next(iter(arrays.values())))
     return [{k: v[i] for k, v in arrays.items()} for i in range(batch_size)]
 

@@ -67,6 +67,11 @@ def test_merge_and_split() -> None:
     outs = split_outputs({"a": torch.arange(6.0).reshape(3, 2), "b": torch.zeros(3, 4, 4)})
     assert len(outs) == 3 and outs[2]["a"].tolist() == [4.0, 5.0]
     assert isinstance(outs[0]["b"], np.ndarray) and outs[0]["b"].shape == (4, 4)
+    # Dtypes are kept (float64 meta data stays float64); bf16 becomes float32 for numpy.
+    outs = split_outputs(
+        {"t": torch.ones(2, 2, dtype=torch.float64), "h": torch.ones(2, 3).bfloat16()}
+    )
+    assert outs[0]["t"].dtype == np.float64 and outs[1]["h"].dtype == np.float32
 
 
 def test_timer_warmup_rule(monkeypatch) -> None:
