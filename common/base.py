@@ -18,6 +18,7 @@ import sys
 from contextlib import nullcontext
 from typing import Any, Iterator
 
+import cv2
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -90,7 +91,9 @@ def build_trainset(cfg: Config, transform: Any) -> Dataset:
 
 
 def seed_worker(worker_id: int) -> None:
-    """Seed numpy and ``random`` from torch's per-worker seed (both feed the augmentation)."""
+    """Loader worker set-up: seed numpy and ``random`` from torch's per-worker seed (both feed
+    the augmentation) and keep OpenCV to one thread (the workers already run in parallel)."""
+    cv2.setNumThreads(1)
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)

@@ -232,7 +232,7 @@ class BaseDataset(Dataset):
         patch, img2bb_trans, bb2img_trans, rot, do_flip = augmentation(
             img, bbox, self.data_split, self.cfg.input_img_shape, enforce_flip
         )
-        img_tensor = self.transform(patch.astype(np.float32)) / 255.0
+        img_tensor = self.transform(patch.astype(np.float32, copy=False)).div_(255.0)
         return img_tensor, img2bb_trans, bb2img_trans, rot, do_flip
 
     def fit_targets(

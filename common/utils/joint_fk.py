@@ -206,6 +206,33 @@ class FlameJointModel:
         self.contour_num = dynamic_faces.shape[1]
         self._layer = layer
         self._table_rows = torch.arange(len(dynamic_faces)).view(-1, 1)
+        self._neck_kin_chain = layer.neck_kin_chain.numpy()
+
+    def _contour_index(self, full_pose: np.ndarray) -> int:
+        """Row of the contour look-up table for a (5, 3) float32 pose, as smplx picks it.
+
+        smplx rounds the neck chain's y rotation in degrees (float32); it is recomputed here in
+        float64 and smplx's own function decides the rare values within 1e-3 of a rounding edge.
+        """
+        chain = self._neck_kin_chain
+        rot = np.eye(3)
+        for rot_mat in rodrigues(full_pose[chain]):
+            rot = rot_mat @ rot
+        degrees = -np.arctan2(-rot[2, 0], np.hypot(rot[0, 0], rot[1, 0])) * 180.0 / np.pi
+        degrees = min(degrees, 39.0)
+        if abs(abs(degrees - np.floor(degrees)) - 0.5) < 1e-3:
+            pose32 = torch.from_numpy(full_pose.reshape(1, -1))
+            with torch.no_grad():
+                # With the table replaced by 0..N-1 the look-up returns the table row itself.
+                index, _ = find_dynamic_lmk_idx_and_bcoords(
+                    torch.zeros((1, 1, 3)), pose32, self._table_rows,
+                    self._layer.dynamic_lmk_bary_coords, self._layer.neck_kin_chain,
+                )  # fmt: skip
+            return int(index.reshape(-1)[0])
+        angle = int(np.round(degrees))
+        if angle >= 0:
+            return angle
+        return 78 if angle < -39 else 39 - angle
 
     def __call__(
         self, full_pose: np.ndarray, shape: np.ndarray, expr: np.ndarray, transl: np.ndarray
@@ -215,16 +242,7 @@ class FlameJointModel:
         The contour landmarks are picked by smplx's own neck-rotation look-up on the float32
         pose, so the choice is the one of the mesh path.
         """
-        layer = self._layer
-        pose32 = torch.from_numpy(np.asarray(full_pose, np.float32).reshape(1, -1))
-        dummy = torch.zeros((1, 1, 3))  # only its batch size and dtype are read
-        with torch.no_grad():
-            # With the table replaced by 0..N-1 the look-up returns the table row itself.
-            angle_idx, _ = find_dynamic_lmk_idx_and_bcoords(
-                dummy, pose32, self._table_rows, layer.dynamic_lmk_bary_coords,
-                layer.neck_kin_chain,
-            )  # fmt: skip
-        angle_idx = int(angle_idx.reshape(-1)[0])
+        angle_idx = self._contour_index(np.asarray(full_pose, np.float32))
         row_idx = np.concatenate(
             (
                 np.arange(self.static_num),

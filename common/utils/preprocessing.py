@@ -11,6 +11,7 @@ sample reproducible.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from typing import Sequence
@@ -51,7 +52,7 @@ def load_img(path: str, order: str = "RGB") -> np.ndarray:
     if img is None:
         raise OSError(f"Fail to read {path} (missing file or not a readable image)")
     if order == "RGB":
-        img = img[:, :, ::-1]
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # a pure channel swap on uint8
     return img.astype(np.float32)
 
 
@@ -185,7 +186,8 @@ def augmentation(
     if enforce_flip is not None:
         do_flip = bool(enforce_flip)
     patch, trans, inv_trans = generate_patch_image(img, bbox, scale, rot, do_flip, input_img_shape)
-    patch = np.clip(patch * color_scale[None, None, :], 0, 255).astype(np.float32)
+    scaled = np.multiply(patch, color_scale[None, None, :])  # float64, as the reference
+    np.clip(scaled, 0, 255, out=patch)  # rounded to float32 once, into the patch's memory
     return patch, trans, inv_trans, rot, do_flip
 
 
@@ -219,13 +221,13 @@ def generate_patch_image(
     c_y = float(bbox[1] + 0.5 * bbox[3])
     box_w, box_h = float(bbox[2]), float(bbox[3])
     if do_flip:
-        img = np.ascontiguousarray(img[:, ::-1])
+        img = cv2.flip(img, 1)  # left-right mirror (a copy)
         c_x = img_width - c_x - 1
     out_h, out_w = int(out_shape[0]), int(out_shape[1])
     trans = gen_trans_from_patch_cv(c_x, c_y, box_w, box_h, out_w, out_h, scale, rot)
     patch = cv2.warpAffine(img, trans, (out_w, out_h), flags=cv2.INTER_LINEAR)
     inv_trans = gen_trans_from_patch_cv(c_x, c_y, box_w, box_h, out_w, out_h, scale, rot, inv=True)
-    return patch.astype(np.float32), trans, inv_trans
+    return patch.astype(np.float32, copy=False), trans, inv_trans
 
 
 def rotate_2d(pt_2d: np.ndarray, rot_rad: float) -> np.ndarray:
@@ -282,10 +284,21 @@ def aug_rotation_matrix(rot: float) -> np.ndarray:
 # ---- joint targets (spec 02 1.3, 5) --------------------------------------------------------
 
 
-def swap_flip_pairs(array: np.ndarray, flip_pairs: Sequence[tuple[int, int]]) -> None:
-    """Swap rows ``a`` and ``b`` of ``array`` in place for every pair."""
+@functools.cache
+def _swap_permutation(flip_pairs: tuple[tuple[int, int], ...], length: int) -> np.ndarray:
+    """Row order that the pairwise swaps of :func:`swap_flip_pairs` produce, applied in order."""
+    order = np.arange(length)
     for a, b in flip_pairs:
-        array[[a, b]] = array[[b, a]]
+        order[[a, b]] = order[[b, a]]
+    return order
+
+
+def swap_flip_pairs(array: np.ndarray, flip_pairs: Sequence[tuple[int, int]]) -> None:
+    """Swap rows ``a`` and ``b`` of ``array`` in place for every pair (in the given order)."""
+    if len(flip_pairs) == 0:
+        return
+    order = _swap_permutation(tuple(tuple(pair) for pair in flip_pairs), len(array))
+    array[...] = array[order]
 
 
 def flip_joints(
@@ -406,9 +419,24 @@ def process_db_coord(
     joint_img[:, :2] = affine_to_patch(joint_img, img2bb_trans)
     joint_img = to_heatmap_space(joint_img, cfg)
     joint_trunc = joint_valid * inside_heatmap(joint_img, cfg.output_hm_shape)
-    return (
-        transform_joint_to_other_db(joint_img, src_joints_name, target_joints_name),
-        transform_joint_to_other_db(joint_cam, src_joints_name, target_joints_name),
-        transform_joint_to_other_db(joint_valid, src_joints_name, target_joints_name),
-        transform_joint_to_other_db(joint_trunc, src_joints_name, target_joints_name),
-    )
+    src_rows, dst_rows = _joint_set_rows(tuple(src_joints_name), tuple(target_joints_name))
+    converted = []
+    for values in (joint_img, joint_cam, joint_valid, joint_trunc):
+        out = np.zeros((len(target_joints_name),) + values.shape[1:], dtype=np.float32)
+        out[dst_rows] = values[src_rows]
+        converted.append(out)
+    return tuple(converted)  # type: ignore[return-value]
+
+
+@functools.cache
+def _joint_set_rows(
+    src_name: tuple[str, ...], dst_name: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(src_rows, dst_rows)`` so that ``dst[dst_rows] = src[src_rows]`` re-orders by name
+    exactly as :func:`common.utils.transforms.transform_joint_to_other_db` (a later source row
+    of a repeated name wins)."""
+    rows = transform_joint_to_other_db(
+        np.arange(len(src_name), dtype=np.float32)[:, None] + 1, src_name, dst_name
+    )[:, 0]  # 1-based source row per destination row, 0 = no source
+    dst_rows = np.flatnonzero(rows)
+    return rows[dst_rows].astype(np.int64) - 1, dst_rows

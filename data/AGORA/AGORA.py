@@ -35,7 +35,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from common.utils.human_model_targets import process_human_model_output
 from common.utils.human_models import SMPL, get_smpl
 from common.utils.preprocessing import process_bbox
 from data.dataset import (
@@ -262,8 +261,9 @@ class AGORA(BaseDataset):
         if not self.has_gt:
             return inputs, {"smpl_mesh_cam": np.zeros((SMPL.vertex_num, 3), np.float32)}, meta_info
         smpl_param, cam_param = self._load_fit(data)
-        smpl = process_human_model_output(
-            self.cfg, smpl_param, cam_param, do_flip, data["img_shape"], fit_trans, rot, "smpl"
+        smpl = self.fit_targets(
+            smpl_param, cam_param, (fit_trans, rot, do_flip), data["img_shape"], "smpl",
+            with_mesh=self.data_split != "train",
         )
         if self.data_split == "train":
             # The fit is the GT: the dataset joint slots hold the fit's joints.

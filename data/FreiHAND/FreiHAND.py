@@ -25,7 +25,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from common.utils.human_model_targets import process_human_model_output
 from common.utils.human_models import MANO, get_mano
 from common.utils.preprocessing import process_bbox
 from data.dataset import (
@@ -177,9 +176,9 @@ class FreiHAND(BaseDataset):
         if self.data_split != "train":
             return {"img": img}, {}, {"bb2img_trans": bb2img_trans}
 
-        mano = process_human_model_output(
-            self.cfg, data["mano_param"], data["cam_param"], do_flip, data["img_shape"],
-            img2bb_trans, rot, "mano",
+        mano = self.fit_targets(
+            data["mano_param"], data["cam_param"], (img2bb_trans, rot, do_flip), data["img_shape"],
+            "mano",
         )  # fmt: skip
         # FreiHAND's own keypoints are not used: only the MANO pseudo-GT terms act.
         zeros3 = np.zeros((MANO.joint_num, 3), dtype=np.float32)

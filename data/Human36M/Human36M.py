@@ -152,7 +152,8 @@ class Human36M(BaseDataset):
         if self.data_split != "train":
             return {"img": img}, {}, {"bbox": data["bbox"]}
 
-        joint_img, joint_cam = metric_joints(data["joint_img"], data["joint_cam"], self.root_joint_idx)
+        root = self.root_joint_idx
+        joint_img, joint_cam = metric_joints(data["joint_img"], data["joint_cam"], root)
         return self.train_sample(
             "body", img, (img2bb_trans, rot, do_flip), data["img_shape"], joint_img, joint_cam,
             data["joint_valid"], self.joints_name, self.flip_pairs,

@@ -25,20 +25,20 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from common.utils.human_model_targets import process_human_model_output
 from common.utils.human_models import MANO, get_mano
-from common.utils.preprocessing import get_bbox, process_bbox, process_db_coord
+from common.utils.preprocessing import get_bbox, process_bbox
 from common.utils.transforms import cam2pixel, transform_joint_to_other_db, world2cam
 from data.dataset import (
     BaseDataset,
+    camera_in_m,
     check_split,
     coco_index,
     get_image,
     get_key,
     get_keys,
     get_nested,
-    hand_train_sample,
     load_json,
+    metric_joints,
     require_path,
 )
 from main.config import Config
@@ -201,34 +201,29 @@ class InterHand26M(BaseDataset):
 
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         data = self.datalist[idx]
-        cam_param = dict(data["cam_param"], t=data["cam_param"]["t"] / 1000)  # t in m (a copy)
         # QUIRK (spec 03 3.8 #6): left hands are always flipped, right hands never.
         img, img2bb_trans, _, rot, do_flip = self.load_patch(
             data["img_path"], data["bbox"], enforce_flip=data["hand_type"] == "left"
         )
-        mano = None
+        aug = (img2bb_trans, rot, do_flip)
+        fit = None
         if data["mano_param"] is not None:
-            mano = process_human_model_output(
-                self.cfg, data["mano_param"], cam_param, do_flip, data["img_shape"],
-                img2bb_trans, rot, "mano",
-            )  # fmt: skip
+            fit = (data["mano_param"], camera_in_m(data["cam_param"]))
         if self.data_split != "train":
             # BUG fix (spec 03 3.8 #1): the reference's test item crashes; return the fitted
             # mesh (camera frame, m, unflipped), zeros when the hand has no fit.
-            if mano is None:
+            if fit is None:
                 mesh = np.zeros((MANO.vertex_num, 3), dtype=np.float32)
             else:
-                mesh = mano.mesh_cam_orig
+                mesh = self.fit_targets(*fit, aug, data["img_shape"], "mano", with_mesh=True)
+                mesh = mesh.mesh_cam_orig
             return {"img": img}, {"mano_mesh_cam": mesh}, {}
-
         root = self.root_joint_idx
-        joint_cam = (data["joint_cam"] - data["joint_cam"][root, None, :]) / 1000  # (21, 3) m
-        joint_img = np.concatenate((data["joint_img"][:, :2], joint_cam[:, 2:]), 1)
-        joint_img, joint_cam, joint_valid, joint_trunc = process_db_coord(
-            self.cfg, joint_img, joint_cam, data["joint_valid"], do_flip, data["img_shape"], (),
-            img2bb_trans, rot, self.joints_name, MANO.joints_name,
+        joint_img, joint_cam = metric_joints(data["joint_img"], data["joint_cam"], root)
+        return self.train_sample(
+            "hand", img, aug, data["img_shape"], joint_img, joint_cam, data["joint_valid"],
+            self.joints_name, (), fit, is_3d=True,
         )  # fmt: skip
-        return hand_train_sample(img, joint_img, joint_cam, joint_valid, joint_trunc, mano, True)
 
     def evaluate(
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int

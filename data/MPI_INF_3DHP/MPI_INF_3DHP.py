@@ -133,7 +133,8 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         data = self.datalist[idx]
         img, img2bb_trans, _, rot, do_flip = self.load_patch(data["img_path"], data["bbox"])
-        joint_img, joint_cam = metric_joints(data["joint_img"], data["joint_cam"], self.root_joint_idx)
+        root = self.root_joint_idx
+        joint_img, joint_cam = metric_joints(data["joint_img"], data["joint_cam"], root)
         return self.train_sample(
             "body", img, (img2bb_trans, rot, do_flip), data["img_shape"], joint_img, joint_cam,
             data["joint_valid"], self.joints_name, self.flip_pairs,

@@ -28,20 +28,16 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from common.utils.human_model_targets import process_human_model_output
-from common.utils.human_models import FLAME, MANO, SMPL
+from common.utils.human_models import FLAME, MANO
 from common.utils.preprocessing import gen_trans_from_patch_cv, process_bbox, process_db_coord
 from data.dataset import (
     AnnotationError,
     BaseDataset,
-    body_train_sample,
     check_split,
     coco_index,
-    face_train_sample,
     get_image,
     get_key,
     get_keys,
-    hand_train_sample,
     load_json,
     require_path,
 )
@@ -267,16 +263,11 @@ class MSCOCO(BaseDataset):
         )
         if self.data_split != "train":
             return {"img": img}, {}, {"bb2img_trans": bb2img_trans}
-        zeros = np.zeros((len(BODY_JOINTS_NAME), 3), dtype=np.float32)
-        joint_img, joint_cam, joint_valid, joint_trunc = process_db_coord(
-            self.cfg, data["joint_img"], zeros, data["joint_valid"], do_flip, data["img_shape"],
-            BODY_FLIP_PAIRS, img2bb_trans, rot, BODY_JOINTS_NAME, SMPL.joints_name,
+        return self.train_sample(
+            "body", img, (img2bb_trans, rot, do_flip), data["img_shape"], data["joint_img"], None,
+            data["joint_valid"], BODY_JOINTS_NAME, BODY_FLIP_PAIRS,
+            (data["smpl_param"], data["cam_param"]), is_3d=False,
         )  # fmt: skip
-        smpl = process_human_model_output(
-            self.cfg, data["smpl_param"], data["cam_param"], do_flip, data["img_shape"],
-            img2bb_trans, rot, "smpl",
-        )  # fmt: skip
-        return body_train_sample(img, joint_img, joint_cam, joint_valid, joint_trunc, smpl, False)
 
     def _hand_item(self, data: dict[str, Any]) -> tuple[dict, dict, dict]:
         # QUIRK (spec 03 3.8 #6): left hands are always flipped, right hands never.
@@ -285,37 +276,32 @@ class MSCOCO(BaseDataset):
         )
         if self.data_split != "train":
             return {"img": img}, {}, {}
-        zeros = np.zeros((MANO.joint_num, 3), dtype=np.float32)
-        joint_img, joint_cam, joint_valid, joint_trunc = process_db_coord(
-            self.cfg, data["joint_img"], zeros, data["joint_valid"], do_flip, data["img_shape"],
-            (), img2bb_trans, rot, HAND_JOINTS_NAME, MANO.joints_name,
+        fit = data["mano"]
+        return self.train_sample(
+            "hand", img, (img2bb_trans, rot, do_flip), data["img_shape"], data["joint_img"], None,
+            data["joint_valid"], HAND_JOINTS_NAME, (),
+            None if fit is None else (fit["mano_param"], fit["cam_param"]), is_3d=False,
         )  # fmt: skip
-        mano = None
-        if data["mano"] is not None:
-            mano = process_human_model_output(
-                self.cfg, data["mano"]["mano_param"], data["mano"]["cam_param"], do_flip,
-                data["img_shape"], img2bb_trans, rot, "mano",
-            )  # fmt: skip
-        return hand_train_sample(img, joint_img, joint_cam, joint_valid, joint_trunc, mano, False)
 
     def _face_item(self, data: dict[str, Any]) -> tuple[dict, dict, dict]:
         img, img2bb_trans, bb2img_trans, rot, do_flip = self.load_patch(
             data["img_path"], data["bbox"]
         )
-        zeros = np.zeros((FLAME.joint_num, 3), dtype=np.float32)
-        joint_img, joint_cam, joint_valid, joint_trunc = process_db_coord(
-            self.cfg, data["joint_img"], zeros, data["joint_valid"], do_flip, data["img_shape"],
-            FLAME.flip_pairs, img2bb_trans, rot, FLAME.joints_name, FLAME.joints_name,
-        )  # fmt: skip
         if self.data_split != "train":
             # Not in the reference: the annotated landmarks for the face metric.
+            zeros = np.zeros((FLAME.joint_num, 3), dtype=np.float32)
+            joint_img, _, joint_valid, _ = process_db_coord(
+                self.cfg, data["joint_img"], zeros, data["joint_valid"], do_flip,
+                data["img_shape"], FLAME.flip_pairs, img2bb_trans, rot, FLAME.joints_name,
+                FLAME.joints_name,
+            )  # fmt: skip
             targets = {"joint_img": joint_img}
             return {"img": img}, targets, {"joint_valid": joint_valid, "bb2img_trans": bb2img_trans}
-        flame = process_human_model_output(
-            self.cfg, data["flame_param"], data["cam_param"], do_flip, data["img_shape"],
-            img2bb_trans, rot, "flame",
+        return self.train_sample(
+            "face", img, (img2bb_trans, rot, do_flip), data["img_shape"], data["joint_img"], None,
+            data["joint_valid"], FLAME.joints_name, FLAME.flip_pairs,
+            (data["flame_param"], data["cam_param"]), is_3d=False,
         )  # fmt: skip
-        return face_train_sample(img, joint_img, joint_cam, joint_valid, joint_trunc, flame, False)
 
     # ---- evaluation ------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from common.utils.human_model_targets import process_human_model_output
 from common.utils.preprocessing import process_bbox
 from data.dataset import (
     BaseDataset,
@@ -104,9 +103,9 @@ class PW3D(BaseDataset):
         img, img2bb_trans, bb2img_trans, rot, do_flip = self.load_patch(
             data["img_path"], data["bbox"]
         )
-        smpl = process_human_model_output(
-            self.cfg, data["smpl_param"], data["cam_param"], do_flip, data["img_shape"],
-            img2bb_trans, rot, "smpl",
+        smpl = self.fit_targets(
+            data["smpl_param"], data["cam_param"], (img2bb_trans, rot, do_flip), data["img_shape"],
+            "smpl", with_mesh=True,
         )  # fmt: skip
         inputs = {"img": img}
         targets = {"smpl_mesh_cam": smpl.mesh_cam_orig}  # (6890, 3) GT mesh, camera frame, m

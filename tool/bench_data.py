@@ -1,0 +1,198 @@
+"""Loader benchmark: train-mode samples/s of each data set in one process with one thread.
+
+For every data set the training samples of the fixtures (or of ``--data_dir``) are produced one
+after another, as one DataLoader worker does, twice: with the reference's per-sample design (the
+fits' meshes through the smplx layer, ``mesh_targets=True``) and with the fast path (joints
+without meshes, the default). Image decoding (``load_img`` of the same files) is timed on its own
+and reported apart; "rest" is everything else of ``__getitem__`` (crop, augmentation, targets).
+Both passes draw the same augmentations (numpy and ``random`` seeded identically).
+
+    python tool/bench_data.py                        # stand-ins + fixtures, all data sets
+    python tool/bench_data.py --datasets Human36M,FFHQ --seconds 3
+    python tool/bench_data.py --human_model_path PATH --data_dir PATH
+"""
+
+from __future__ import annotations
+
+import os
+import os.path as osp
+import sys
+
+# One thread per worker, BLAS included (read when numpy loads, so set before any import).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import random  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torchvision.transforms as T  # noqa: E402
+
+from common.utils.preprocessing import load_img  # noqa: E402
+from data.dataset import BaseDataset  # noqa: E402
+from data.registry import get_dataset_class  # noqa: E402
+from main.config import make_config  # noqa: E402
+from tool.bench_common import (  # noqa: E402
+    BenchError,
+    bench_inputs,
+    check_folder,
+    fmt,
+    format_table,
+    machine_summary,
+    parse_names,
+)
+
+# Data set -> part of its training samples (MSCOCO benchmarked with its body branch).
+DATASET_PARTS = {
+    "Human36M": "body",
+    "MPI_INF_3DHP": "body",
+    "MPII": "body",
+    "MSCOCO": "body",
+    "AGORA": "body",
+    "PW3D": "body",
+    "FreiHAND": "hand",
+    "InterHand26M": "hand",
+    "FFHQ": "face",
+}
+SEED = 0
+
+
+@dataclass
+class Timing:
+    """Mean seconds per sample of one pass."""
+
+    total: float
+    decode: float
+
+    @property
+    def rest(self) -> float:
+        return max(self.total - self.decode, 0.0)
+
+
+def time_samples(dataset: BaseDataset, count: int) -> float:
+    """Mean seconds of ``dataset[i]`` over ``count`` samples (indices cycling, seeded draws)."""
+    np.random.seed(SEED)
+    random.seed(SEED)
+    n = len(dataset)
+    start = time.perf_counter()
+    for i in range(count):
+        dataset[i % n]
+    return (time.perf_counter() - start) / count
+
+
+def time_decode(dataset: BaseDataset, count: int) -> float:
+    """Mean seconds of :func:`load_img` of the images of the same ``count`` samples."""
+    n = len(dataset)
+    start = time.perf_counter()
+    for i in range(count):
+        load_img(dataset.datalist[i % n]["img_path"])
+    return (time.perf_counter() - start) / count
+
+
+def sample_count(dataset: BaseDataset, seconds: float) -> int:
+    """Samples that take about ``seconds`` with the slow path (at least one pass over the set)."""
+    dataset.mesh_targets = True
+    per_sample = time_samples(dataset, min(len(dataset), 5))
+    return max(len(dataset), int(seconds / max(per_sample, 1e-6)))
+
+
+def bench_dataset(dataset: BaseDataset, seconds: float, repeats: int) -> tuple[Timing, Timing]:
+    """(baseline, fast) timings; each figure the best of ``repeats`` interleaved runs."""
+    count = sample_count(dataset, seconds)
+    dataset.mesh_targets = False
+    time_samples(dataset, min(len(dataset), 5))  # builds the mesh-free joint models once
+    slow, fast, decode = [], [], []
+    for _ in range(repeats):
+        dataset.mesh_targets = True
+        slow.append(time_samples(dataset, count))
+        dataset.mesh_targets = False
+        fast.append(time_samples(dataset, count))
+        decode.append(time_decode(dataset, count))
+    return Timing(min(slow), min(decode)), Timing(min(fast), min(decode))
+
+
+def run(
+    datasets: Sequence[str],
+    human_model_path: str | None,
+    data_dir: str | None,
+    seconds: float,
+    repeats: int,
+) -> str:
+    """Benchmark ``datasets`` and return the report (header lines and the table)."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    rows = []
+    with bench_inputs(human_model_path, data_dir, datasets) as inputs:
+        header = [machine_summary(), "one process; torch, OpenCV and BLAS limited to 1 thread"]
+        if inputs.made:
+            header.append("inputs: " + ", ".join(inputs.made) + " in a temporary folder")
+        for name in datasets:
+            part = DATASET_PARTS[name]
+            cfg = make_config(
+                part, human_model_path=inputs.human_model_path, data_dir=inputs.data_dir
+            )
+            dataset = get_dataset_class(name)(cfg, T.ToTensor(), "train")
+            slow, fast = bench_dataset(dataset, seconds, repeats)
+            rows.append(
+                [
+                    name,
+                    part,
+                    fmt(1.0 / slow.total, 1),
+                    fmt(1.0 / fast.total, 1),
+                    fmt(slow.decode * 1000),
+                    fmt(slow.rest * 1000),
+                    fmt(fast.rest * 1000),
+                    fmt(slow.rest / fast.rest if fast.rest > 0 else None, 1),
+                ]
+            )
+    table = format_table(
+        [
+            "dataset",
+            "part",
+            "baseline samples/s",
+            "fast samples/s",
+            "decode ms",
+            "rest ms (baseline)",
+            "rest ms (fast)",
+            "rest speed-up",
+        ],
+        rows,
+    )
+    note = (
+        "baseline: fit meshes through the smplx layer per sample (mesh_targets=True); fast: "
+        "joints without meshes (default). PW3D's train split returns GT meshes: same path."
+    )
+    return "\n".join(header + ["", table, "", note])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--datasets", default=",".join(DATASET_PARTS), help="comma-separated data set names"
+    )
+    parser.add_argument("--human_model_path", default=None, help="default: stand-in models")
+    parser.add_argument("--data_dir", default=None, help="default: generated fixtures")
+    parser.add_argument("--seconds", type=float, default=1.0, help="per timed pass")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes (best is kept)")
+    args = parser.parse_args(argv)
+    try:
+        datasets = parse_names(args.datasets, tuple(DATASET_PARTS), "--datasets")
+        check_folder(args.human_model_path, "--human_model_path")
+        check_folder(args.data_dir, "--data_dir")
+        if args.seconds <= 0 or args.repeats < 1:
+            raise BenchError("--seconds must be > 0 and --repeats >= 1")
+    except BenchError as err:
+        parser.error(str(err))
+    logging.basicConfig(level=logging.WARNING)
+    print(run(datasets, args.human_model_path, args.data_dir, args.seconds, args.repeats))
+
+
+if __name__ == "__main__":
+    main()
