@@ -426,6 +426,16 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed torch, numpy and random")
 
 
+def make_run_parser(description: str) -> argparse.ArgumentParser:
+    """Parser with the flags shared by ``main/train.py`` and ``main/test.py``."""
+    parser = argparse.ArgumentParser(description=description)
+    add_common_args(parser)
+    add_data_args(parser)
+    add_model_args(parser)
+    add_runner_args(parser)
+    return parser
+
+
 def in_torchrun(environ: Mapping[str, str] | None = None) -> bool:
     """Whether this process was started by torchrun (it sets LOCAL_RANK and WORLD_SIZE)."""
     env = os.environ if environ is None else environ
@@ -514,6 +524,7 @@ __all__ = [
     "config_from_args",
     "in_torchrun",
     "make_config",
+    "make_run_parser",
     "parse_gpu_ids",
     "with_overrides",
 ]

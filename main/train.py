@@ -7,22 +7,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import argparse  # noqa: E402
 
-from main.config import (  # noqa: E402
-    ConfigError,
-    add_common_args,
-    add_data_args,
-    add_model_args,
-    add_runner_args,
-    config_from_args,
-)
+from main.config import ConfigError, config_from_args, make_run_parser  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Train Pose2Pose (body, hand or face).")
-    add_common_args(parser)
-    add_data_args(parser)
-    add_model_args(parser)
-    add_runner_args(parser)
+    parser = make_run_parser("Train Pose2Pose (body, hand or face).")
     parser.add_argument(
         "--continue",
         dest="continue_train",

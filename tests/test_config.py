@@ -10,11 +10,9 @@ import pytest
 
 from main.config import (
     ConfigError,
-    add_common_args,
-    add_data_args,
-    add_model_args,
     config_from_args,
     make_config,
+    make_run_parser,
     parse_gpu_ids,
     with_overrides,
 )
@@ -196,11 +194,7 @@ def test_gpu_refused_under_torchrun() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser()
-    add_common_args(parser)
-    add_data_args(parser)
-    add_model_args(parser)
-    return parser
+    return make_run_parser("test")
 
 
 def test_cli_maps_onto_overrides(tmp_path, monkeypatch) -> None:
