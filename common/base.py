@@ -91,9 +91,7 @@ def build_trainset(cfg: Config, transform: Any) -> Dataset:
 
 
 def seed_worker(worker_id: int) -> None:
-    """Loader worker set-up: seed numpy and ``random`` from torch's per-worker seed (both feed
-    the augmentation) and keep OpenCV to one thread (the workers already run in parallel)."""
-    cv2.setNumThreads(1)
+    """Seed numpy and ``random`` from torch's per-worker seed (both feed the augmentation)."""
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
@@ -198,6 +196,11 @@ class _Runtime:
 
     def loader_kwargs(self) -> dict[str, Any]:
         workers = self.cfg.num_thread
+        if workers > 0:
+            # One OpenCV thread per worker (the workers already run in parallel). Set in the
+            # parent before forking: inside a forked worker the call can deadlock on the thread
+            # pool the parent already started.
+            cv2.setNumThreads(1)
         return dict(
             num_workers=workers,
             pin_memory=self.device.type == "cuda",

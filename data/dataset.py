@@ -197,24 +197,36 @@ def get_image(
 class BaseDataset(Dataset):
     """What every dataset shares: config, transform, split, ``datalist`` and the patch step.
 
-    Subclasses fill ``self.datalist`` (a list of per-sample dicts) in their constructor.
+    Subclasses set :attr:`name` (their folder under ``cfg.data_dir``) and fill
+    ``self.datalist`` (a list of per-sample dicts) in their constructor.
 
     Attributes:
+        name: the data set's name, its folder ``<cfg.data_dir>/<name>`` (:attr:`root_dir`).
+        splits: the accepted ``data_split`` values.
         mesh_targets: False (default): training targets of the fits are computed without the
             fits' meshes (:mod:`common.utils.joint_fk`). True: every sample runs the smplx
             layer, as the reference does; the same targets up to float32 rounding, several
             times slower (the baseline of ``tool/bench_data.py``). Set it on an instance.
     """
 
+    name: str = ""
+    splits: tuple[str, ...] = SPLITS
     mesh_targets: bool = False
 
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
     ):
+        check_split(self.name, data_split, self.splits)
         self.cfg = cfg
         self.transform = transform
         self.data_split = data_split
+        self.root_dir = osp.join(cfg.data_dir, self.name)
         self.datalist: list[dict[str, Any]] = []
+
+    @property
+    def data_dir(self) -> str:
+        """``<root_dir>/data``, the annotation and image folder of most data sets."""
+        return osp.join(self.root_dir, "data")
 
     def __len__(self) -> int:
         return len(self.datalist)
@@ -301,6 +313,28 @@ class BaseDataset(Dataset):
         model = None if fit is None else self.fit_targets(*fit, aug, img_shape, model_type)
         return assemble(img, joint_img, joint_cam, joint_valid, joint_trunc, model, is_3d)
 
+    def annotated_sample(
+        self,
+        part: str,
+        data: Mapping[str, Any],
+        joint_img: np.ndarray,
+        joint_cam: np.ndarray | None,
+        joints_name: Sequence[str],
+        flip_pairs: Sequence[tuple[int, int]],
+        fit: tuple[Mapping[str, Any], Mapping[str, Any]],
+        is_3d: bool,
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """:meth:`load_patch` of a datalist entry, then :meth:`train_sample` of its joints.
+
+        ``data`` supplies ``img_path``, ``bbox``, ``img_shape`` and ``joint_valid``; the other
+        arguments are those of :meth:`train_sample`.
+        """
+        img, img2bb_trans, _, rot, do_flip = self.load_patch(data["img_path"], data["bbox"])
+        return self.train_sample(
+            part, img, (img2bb_trans, rot, do_flip), data["img_shape"], joint_img, joint_cam,
+            data["joint_valid"], joints_name, flip_pairs, fit, is_3d,
+        )  # fmt: skip
+
 
 def metric_joints(
     joint_img: np.ndarray, joint_cam: np.ndarray, root_idx: int
@@ -336,7 +370,6 @@ def body_train_sample(
     pose = smpl.pose
     if pose is None:
         raise ValueError("body_train_sample: expected SMPL targets (with a pose)")
-    inputs = {"img": img}
     targets = {
         "joint_img": joint_img,
         "joint_cam": joint_cam,
@@ -346,15 +379,27 @@ def body_train_sample(
         "smpl_shape": smpl.shape,
     }
     meta_info = {
-        "joint_valid": joint_valid,
-        "joint_trunc": joint_trunc,
         "smpl_joint_trunc": smpl.joint_trunc,
         "smpl_joint_valid": np.ones_like(smpl.joint_trunc),
         "smpl_pose_valid": np.ones(len(pose), dtype=np.float32),
         "smpl_shape_valid": 1.0,
-        "is_3D": float(is_3d),
     }
-    return inputs, targets, meta_info
+    return _triple(img, targets, joint_valid, joint_trunc, is_3d, meta_info)
+
+
+def _triple(
+    img: torch.Tensor,
+    targets: dict[str, Any],
+    joint_valid: np.ndarray,
+    joint_trunc: np.ndarray,
+    is_3d: bool,
+    model_meta: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``(inputs, targets, meta_info)`` of a training sample: ``meta_info`` gets the dataset
+    joints' validity and truncation first, the model's validities, then ``is_3D``."""
+    meta_info = {"joint_valid": joint_valid, "joint_trunc": joint_trunc, **model_meta}
+    meta_info["is_3D"] = float(is_3d)
+    return {"img": img}, targets, meta_info
 
 
 def hand_train_sample(
@@ -392,7 +437,6 @@ def hand_train_sample(
         )
         mano_pose, mano_shape = mano.pose, mano.shape
         fit_valid = 1.0
-    inputs = {"img": img}
     targets = {
         "joint_img": joint_img,
         "mano_joint_img": mano_joint_img,
@@ -402,15 +446,12 @@ def hand_train_sample(
         "mano_shape": mano_shape,
     }
     meta_info = {
-        "joint_valid": joint_valid,
-        "joint_trunc": joint_trunc,
         "mano_joint_trunc": mano_joint_trunc,
         "mano_joint_valid": np.full_like(mano_joint_trunc, fit_valid),
         "mano_pose_valid": np.full(len(mano_pose), fit_valid, dtype=np.float32),
         "mano_shape_valid": fit_valid,
-        "is_3D": float(is_3d),
     }
-    return inputs, targets, meta_info
+    return _triple(img, targets, joint_valid, joint_trunc, is_3d, meta_info)
 
 
 def face_train_sample(
@@ -433,7 +474,6 @@ def face_train_sample(
     """
     if flame.root_pose is None or flame.jaw_pose is None or flame.expr is None:
         raise ValueError("face_train_sample: expected FLAME targets (root/jaw pose, expression)")
-    inputs = {"img": img}
     targets = {
         "joint_img": joint_img,
         "joint_cam": joint_cam,
@@ -444,16 +484,13 @@ def face_train_sample(
         "flame_expr": flame.expr,
     }
     meta_info = {
-        "joint_valid": joint_valid,
-        "joint_trunc": joint_trunc,
         "flame_joint_valid": np.ones((len(flame.joint_cam), 1), dtype=np.float32),
         "flame_root_pose_valid": 1.0,
         "flame_jaw_pose_valid": 1.0,
         "flame_shape_valid": 1.0,
         "flame_expr_valid": 1.0,
-        "is_3D": float(is_3d),
     }
-    return inputs, targets, meta_info
+    return _triple(img, targets, joint_valid, joint_trunc, is_3d, meta_info)
 
 
 # part -> (model joint names, model type, triple assembler) of BaseDataset.train_sample

@@ -16,7 +16,7 @@ import torchvision.transforms as T
 
 from common.utils.human_models import get_flame, get_mano, get_smpl
 from common.utils.joint_fk import FlameJointModel, regressed_joint_model, rodrigues
-from common.utils.preprocessing import process_db_coord, swap_flip_pairs
+from common.utils.preprocessing import process_db_coord, scale_colours, swap_flip_pairs
 from common.utils.transforms import transform_joint_to_other_db
 from data.registry import get_dataset_class
 from main.config import make_config
@@ -133,9 +133,7 @@ def _flatten(sample: tuple[dict, dict, dict]) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("name,part", DATASETS)
 def test_dataset_targets_equal_mesh_path(fixture_data_dir, standin_model_dir, name, part):
-    cfg = make_config(
-        part, data_dir=str(fixture_data_dir), human_model_path=str(standin_model_dir)
-    )
+    cfg = make_config(part, data_dir=str(fixture_data_dir), human_model_path=str(standin_model_dir))
     dataset = get_dataset_class(name)(cfg, T.ToTensor(), "train")
     assert len(dataset) > 0
     for idx in range(len(dataset)):
@@ -181,3 +179,17 @@ def test_process_db_coord_joint_set_conversion_matches_by_name():
     np.testing.assert_allclose(out_cam, expected_cam, atol=1e-7)
     np.testing.assert_array_equal(out_valid[:, 0], [1.0, 0.0, 1.0, 1.0])
     np.testing.assert_allclose(out_cam, transform_joint_to_other_db(joint_cam, src, dst))
+
+
+def test_scale_colours_equals_float64_products_clipped_then_rounded():
+    rng = np.random.default_rng(4)
+    patch = (rng.random((37, 29, 3)) * 300 - 20).astype(np.float32)  # values beyond both bounds
+    factors = np.array([0.8123456789, 1.0, 1.1987654321])
+    out = scale_colours(patch, factors)
+    # The reference order, typed here: float64 products, clip, one rounding to float32.
+    expected = np.clip(patch.astype(np.float64) * factors, 0, 255).astype(np.float32)
+    assert out.dtype == np.float32 and out.shape == patch.shape
+    np.testing.assert_array_equal(out, expected)
+    # Channel-first memory: ToTensor's transpose is already contiguous.
+    assert out.transpose(2, 0, 1).flags["C_CONTIGUOUS"]
+    assert T.ToTensor()(out).is_contiguous()

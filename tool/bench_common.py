@@ -81,18 +81,20 @@ def gpu_ids_for(device: str) -> tuple[int, ...]:
     return (0,) if device == "cuda" else ()
 
 
+# Environment variables that change CPU speed; shown in the header when set.
+SPEED_ENV = ("OMP_NUM_THREADS", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "LD_PRELOAD")
+
+
 def machine_summary() -> str:
-    """One line: CPU cores, torch threads, load average, CUDA device if any."""
+    """One line: CPU cores, torch threads, load average, CUDA device, speed-related env vars."""
     load = "/".join(f"{v:.1f}" for v in os.getloadavg())
     line = (
         f"CPU: {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} "
         f"threads; load average (1/5/15 min) {load}"
     )
-    if cuda_present():
-        line += f"; CUDA: {torch.cuda.get_device_name(0)}"
-    else:
-        line += "; CUDA: none"
-    return line
+    line += f"; CUDA: {torch.cuda.get_device_name(0)}" if cuda_present() else "; CUDA: none"
+    env = [f"{name}={os.environ[name]}" for name in SPEED_ENV if name in os.environ]
+    return line + (f"; {' '.join(env)}" if env else "")
 
 
 def load_summary() -> str:

@@ -100,21 +100,15 @@ def infer_step(tester: Tester, img: torch.Tensor) -> None:
 
 
 def crops_per_second(
-    runs: Sequence[Callable[[], object]], batch_size: int, device: str, warmup: int, iters: int
-) -> list[float]:
-    """Crops/s of each ``run()`` (one batch each), the runs timed interleaved.
+    run: Callable[[], object], batch_size: int, device: str, warmup: int, iters: int
+) -> float:
+    """Crops/s of ``run()`` (one batch): median of ``iters`` timed calls after ``warmup`` others.
 
-    Every round calls each run once, so a change of machine load affects them alike; the rate
-    comes from the median of the ``iters`` timed rounds after ``warmup`` untimed ones (the median
-    resists load spikes of a shared machine).
+    The median resists the load spikes of a shared machine.
     """
-    times: list[list[float]] = [[] for _ in runs]
-    for itr in range(warmup + iters):
-        for run, run_times in zip(runs, times, strict=True):
-            seconds, _ = timed(run, device)
-            if itr >= warmup:
-                run_times.append(seconds)
-    return [batch_size / median(run_times) for run_times in times]
+    for _ in range(warmup):
+        run()
+    return batch_size / median([timed(run, device)[0] for _ in range(iters)])
 
 
 def demo_latency(
@@ -168,14 +162,16 @@ def forward_rows(
         if device == "cuda":
             img = img.pin_memory()
         logger.info("%s %s: batch %d", cfg.parts, device, batch_size)
-        runs = [functools.partial(infer_step, tester, img)]
+        # Torch and onnxruntime are timed one after the other, not interleaved: the threads of
+        # one runtime keep spinning for a while after a call and would slow the other down.
+        step = functools.partial(infer_step, tester, img)
+        rate = crops_per_second(step, batch_size, device, args.warmup, args.iters)
+        row = [cfg.parts, device, "test-mode forward", str(batch_size), fmt(rate),
+               fmt(1000 / rate, 1)]  # fmt: skip
         if device == "cpu" and session is not None:
-            runs.append(functools.partial(onnx.run_onnx, session, img.numpy()))
-        rates = crops_per_second(runs, batch_size, device, args.warmup, args.iters)
-        row = [cfg.parts, device, "test-mode forward", str(batch_size), fmt(rates[0]),
-               fmt(1000 / rates[0], 1)]  # fmt: skip
-        if len(rates) == 2:
-            row += [fmt(rates[1]), fmt(rates[1] / rates[0])]
+            run = functools.partial(onnx.run_onnx, session, img.numpy())
+            ort_rate = crops_per_second(run, batch_size, "cpu", args.warmup, args.iters)
+            row += [fmt(ort_rate), fmt(ort_rate / rate)]
         else:
             row += ["-", "-"]
         rows.append(row)
@@ -256,7 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch_sizes", default="1,8,32", help="comma-separated batch sizes (default 1,8,32)"
     )
-    parser.add_argument("--warmup", type=int, default=1, help="untimed batches per measurement")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=5,
+        help="untimed batches per measurement (default 5; the CPU allocator needs a few)",
+    )
     parser.add_argument("--iters", type=int, default=3, help="timed batches per measurement")
     parser.add_argument("--amp", default="none", choices=AMP_MODES, help="autocast of torch rows")
     parser.add_argument("--channels_last", action="store_true", help="channels-last torch rows")
@@ -334,7 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(
             f"onnxruntime: CPU execution provider, {torch.get_num_threads()} threads (as torch), "
-            "timed interleaved with torch; the exported graph also regresses the joints."
+            "timed after torch with the same warm-up; the exported graph also regresses the "
+            "joints."
         )
     for note in notes:
         print(note)

@@ -258,13 +258,14 @@ def loader_rate(dataset: Dataset, batch_size: int, samples: int, seed: int) -> t
 
 def loop_rate(
     trainer: Trainer, trainset: Dataset, batch_size: int, workers: int, warmup: int, iters: int,
-    seed: int,
+    seed: int, start_method: str | None = None,
 ) -> tuple[float, float]:  # fmt: skip
     """(images/s, iterations/s) of ``workers`` loader processes feeding the train step.
 
     The batches the workers prefetch at start (two per worker) are consumed in ``warmup`` extra
     untimed iterations; the rate is the mean over the ``iters`` timed ones (waiting for a batch is
-    part of the loop's cost, so no median here).
+    part of the loop's cost, so no median here). ``start_method`` is the workers'
+    multiprocessing start method (None: the platform default, fork on Linux, as the runner).
     """
     device = trainer.runtime.device
     warmup += 2 * workers  # DataLoader's default prefetch_factor
@@ -281,22 +282,45 @@ def loop_rate(
         num_workers=workers,
         pin_memory=device.type == "cuda",
         worker_init_fn=seed_worker if workers > 0 else None,
+        multiprocessing_context=start_method if workers > 0 else None,
     )
-    batches = iter(loader)
-    for _ in range(warmup):
-        train_step(trainer, next(batches))
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(iters):
-        train_step(trainer, next(batches))
-    synchronize(device)
-    rate = iters / (time.perf_counter() - start)
+    # The worker set-up (seed_worker) calls cv2.setNumThreads(1); a worker forked while this
+    # process holds an OpenCV thread pool (the fixed batch was cropped here) can hang in that
+    # call, so the pool is dropped before the workers start.
+    cv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        batches = iter(loader)
+        for _ in range(warmup):
+            train_step(trainer, next(batches))
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(iters):
+            train_step(trainer, next(batches))
+        synchronize(device)
+        rate = iters / (time.perf_counter() - start)
+    finally:
+        cv2.setNumThreads(cv_threads)
     return rate * batch_size, rate
 
 
 def _pin(batch: Batch) -> Batch:
     """Page-locked copy of a CPU batch, as the CUDA DataLoader delivers it."""
     return tuple({k: v.pin_memory() for k, v in part.items()} for part in batch)  # type: ignore
+
+
+def loop_start_method(settings: Sequence[Setting], workers: int) -> str | None:
+    """Start method of the loop's workers: spawn once torch.compile may have run in the process.
+
+    Workers forked after an inductor compilation can deadlock (seen with torch 2.14 on CPU);
+    otherwise the platform default (fork on Linux), as the training runner.
+    """
+    return "spawn" if workers > 0 and any(s.compile for s in settings) else None
+
+
+def loop_measure(workers: int, start_method: str | None) -> str:
+    how = f" ({start_method})" if start_method else ""
+    return f"loop: {workers} workers{how} + step fp32"
 
 
 def _relative(value: float, reference: float) -> str:
@@ -346,12 +370,13 @@ def device_rows(
             _relative(result.loss, base.loss),
         ])  # fmt: skip
     logger.info("%s %s: loop with %d loader workers", part, device, args.workers)
+    start_method = loop_start_method(settings, args.workers)
     img_rate, it_rate = loop_rate(
         trainers[FP32.name], trainset, batch_size, args.workers, args.warmup, args.iters,
-        args.seed,
+        args.seed, start_method,
     )  # fmt: skip
     rows.append([
-        part, device, f"loop: {args.workers} workers + step fp32", str(batch_size),
+        part, device, loop_measure(args.workers, start_method), str(batch_size),
         fmt(img_rate), fmt(it_rate, 3), fmt(it_rate / base.rate),
     ])  # fmt: skip
     return rows
@@ -372,7 +397,8 @@ def bench_part(part: str, args: argparse.Namespace, inputs: BenchInputs) -> list
     for device in parse_devices(args.devices):
         if device == "cuda" and not cuda_present():
             rows += [[part, device, f"step {s.name}", NO_CUDA] for s in settings]
-            rows.append([part, device, f"loop: {args.workers} workers + step fp32", NO_CUDA])
+            measure = loop_measure(args.workers, loop_start_method(settings, args.workers))
+            rows.append([part, device, measure, NO_CUDA])
             continue
         rows += device_rows(part, device, settings, trainset, base_cfg, args)
     for dataset in leaf_datasets(trainset):
@@ -406,7 +432,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=48,
         help="CUDA batch (default 48, the reference's per-GPU batch)",
     )
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per setting")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=3,
+        help="untimed steps per setting (default 3; the CPU allocator needs a few)",
+    )
     parser.add_argument("--iters", type=int, default=3, help="timed steps per setting")
     parser.add_argument(
         "--loader_samples", type=int, default=16, help="samples read per data set (loader rows)"

@@ -18,6 +18,7 @@ mesh path's own float32 rounding (about 1e-6 m).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,7 +60,7 @@ def rigid_transforms(
         p = parents[i]
         rots[i] = rots[p] @ rot_mats[i]
         trans[i] = rots[p] @ rel[i] + trans[p]
-    offset = trans - np.einsum("kab,kb->ka", rots, rest_joints)
+    offset = trans - (rots @ rest_joints[:, :, None])[:, :, 0]
     return trans, np.concatenate((rots, offset[:, :, None]), 2)
 
 
@@ -67,6 +68,8 @@ def rigid_transforms(
 class LinearJointModel:
     """Rows ``L (R, V)`` of linear functions of a model's posed mesh, folded into the model.
 
+    Only the (row, joint) pairs where the joint's skinning weights touch the row's vertices are
+    kept (the others fold to exact zeros): N pairs, sorted by row, every row with at least one.
     C = number of shape components (betas, then FLAME expressions), P = pose-feature length
     (9 x (K - 1)), K = model joints.
     """
@@ -74,10 +77,12 @@ class LinearJointModel:
     parents: np.ndarray  # (K,)
     rest_joints: np.ndarray  # (K, 3) J_regressor @ v_template
     rest_joint_dirs: np.ndarray  # (K * 3, C)
-    base: np.ndarray  # (R, K, 3) sum_v L W v_template
-    shape_dirs: np.ndarray  # (R, K * 3, C)
-    pose_dirs: np.ndarray  # (R, K * 3, P)
-    weight: np.ndarray  # (R, K) sum_v L W
+    pair_start: np.ndarray  # (R + 1,) pairs of row r: pair_start[r] to pair_start[r + 1]
+    pair_joint: np.ndarray  # (N,) joint k of each pair
+    base: np.ndarray  # (N, 3) sum_v L W_k v_template
+    shape_dirs: np.ndarray  # (N * 3, C)
+    pose_dirs: np.ndarray  # (N * 3, P)
+    weight: np.ndarray  # (N,) sum_v L W_k
     row_sum: np.ndarray  # (R,) sum_v L
 
     @classmethod
@@ -107,25 +112,33 @@ class LinearJointModel:
         posedirs = posedirs.reshape(pose_dim, n_vert, 3).transpose(1, 2, 0).reshape(n_vert, -1)
         weights = np.asarray(lbs_weights, np.float64)
         n_row = rows.shape[0]
-        base = np.empty((n_row, n_joint, 3))
-        shape_dirs = np.empty((n_row, n_joint, shapedirs.shape[1]))
-        pose_dirs = np.empty((n_row, n_joint, posedirs.shape[1]))
-        weight = np.empty((n_row, n_joint))
+        # Structural overlap of every row with every joint's weights: (R, K).
+        touches = (abs(rows) @ (weights != 0).astype(np.float64)) > 0
+        touches[~touches.any(1), 0] = True  # an empty row keeps one all-zero pair
+        pair_row, pair_joint = np.nonzero(touches)  # sorted by row, then joint
+        n_pair = len(pair_row)
+        base = np.empty((n_pair, 3))
+        shape_dirs = np.empty((n_pair, shapedirs.shape[1]))
+        pose_dirs = np.empty((n_pair, posedirs.shape[1]))
+        weight = np.empty(n_pair)
         for k in range(n_joint):
-            folded = rows.multiply(weights[:, k][None, :]).tocsr()  # (R, V)
-            base[:, k] = folded @ v_template
-            shape_dirs[:, k] = folded @ shapedirs
-            pose_dirs[:, k] = folded @ posedirs
-            weight[:, k] = np.asarray(folded.sum(1)).reshape(-1)
+            sel = pair_joint == k
+            folded = rows[pair_row[sel]].multiply(weights[:, k][None, :]).tocsr()  # (n_k, V)
+            base[sel] = folded @ v_template
+            shape_dirs[sel] = folded @ shapedirs
+            pose_dirs[sel] = folded @ posedirs
+            weight[sel] = np.asarray(folded.sum(1)).reshape(-1)
         j_regressor = np.asarray(j_regressor, np.float64)
         n_comp = shapedirs.shape[1] // 3
         return cls(
             parents=np.asarray(parents, np.int64),
             rest_joints=j_regressor @ v_template,
             rest_joint_dirs=(j_regressor @ shapedirs).reshape(n_joint * 3, n_comp),
+            pair_start=np.searchsorted(pair_row, np.arange(n_row + 1)),
+            pair_joint=pair_joint,
             base=base,
-            shape_dirs=shape_dirs.reshape(n_row, n_joint * 3, n_comp),
-            pose_dirs=pose_dirs.reshape(n_row, n_joint, 3, pose_dim).reshape(n_row, -1, pose_dim),
+            shape_dirs=shape_dirs.reshape(n_pair * 3, n_comp),
+            pose_dirs=pose_dirs.reshape(n_pair, 3, pose_dim).reshape(n_pair * 3, pose_dim),
             weight=weight,
             row_sum=np.asarray(rows.sum(1)).reshape(-1),
         )
@@ -135,32 +148,41 @@ class LinearJointModel:
         full_pose: np.ndarray,
         shape: np.ndarray,
         transl: np.ndarray,
-        row_idx: np.ndarray | None = None,
+        row_ranges: Sequence[slice] = (slice(None),),
+        rot_mats: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Evaluate the rows for one sample.
 
         Args:
             full_pose: (K, 3) axis-angles, root first; shape: (C,); transl: (3,), m.
-            row_idx: rows to evaluate (all when None).
+            row_ranges: blocks of rows (slices with step 1) to evaluate, concatenated in this
+                order; the folded tables are read in place, not copied. All rows by default.
+            rot_mats: (K, 3, 3) ``rodrigues(full_pose)`` when the caller has it already.
 
         Returns:
             ``(values (R', 3), posed_joints (K, 3))`` in m, both with ``transl`` added (the
             posed joints as smplx's ``J_transformed + transl``).
         """
-        rot_mats = rodrigues(full_pose)  # (K, 3, 3)
+        if rot_mats is None:
+            rot_mats = rodrigues(full_pose)  # (K, 3, 3)
         shape = np.asarray(shape, np.float64).reshape(-1)
         transl = np.asarray(transl, np.float64).reshape(3)
         rest = self.rest_joints + (self.rest_joint_dirs @ shape).reshape(-1, 3)
         posed_joints, transforms = rigid_transforms(rot_mats, rest, self.parents)
         pose_feature = (rot_mats[1:] - np.eye(3)).reshape(-1)  # (P,)
-        sel = slice(None) if row_idx is None else row_idx
-        n_joint = len(self.parents)
-        v_posed = self.base[sel] + (
-            self.shape_dirs[sel] @ shape + self.pose_dirs[sel] @ pose_feature
-        ).reshape(-1, n_joint, 3)  # (R', K, 3)
-        values = np.einsum("kab,rkb->ra", transforms[:, :, :3], v_posed)
-        values += self.weight[sel] @ transforms[:, :, 3]
-        values += self.row_sum[sel][:, None] * transl
+        blocks = []
+        for rows in row_ranges:
+            first, stop, _ = rows.indices(len(self.row_sum))
+            p0, p1 = self.pair_start[first], self.pair_start[stop]
+            blend = self.shape_dirs[3 * p0 : 3 * p1] @ shape
+            blend += self.pose_dirs[3 * p0 : 3 * p1] @ pose_feature
+            v_posed = self.base[p0:p1] + blend.reshape(-1, 3)  # (n, 3) of the pairs
+            bone = transforms[self.pair_joint[p0:p1]]  # (n, 3, 4)
+            skinned = (bone[:, :, :3] @ v_posed[:, :, None])[:, :, 0]
+            skinned += self.weight[p0:p1, None] * bone[:, :, 3]
+            values = np.add.reduceat(skinned, self.pair_start[first:stop] - p0, axis=0)
+            blocks.append(values + self.row_sum[first:stop, None] * transl)
+        values = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
         return values, posed_joints + transl
 
 
@@ -208,16 +230,16 @@ class FlameJointModel:
         self._table_rows = torch.arange(len(dynamic_faces)).view(-1, 1)
         self._neck_kin_chain = layer.neck_kin_chain.numpy()
 
-    def _contour_index(self, full_pose: np.ndarray) -> int:
+    def _contour_index(self, full_pose: np.ndarray, rot_mats: np.ndarray) -> int:
         """Row of the contour look-up table for a (5, 3) float32 pose, as smplx picks it.
 
         smplx rounds the neck chain's y rotation in degrees (float32); it is recomputed here in
-        float64 and smplx's own function decides the rare values within 1e-3 of a rounding edge.
+        float64 from ``rot_mats`` (5, 3, 3), ``rodrigues(full_pose)``, and smplx's own function
+        decides the rare values within 1e-3 of a rounding edge.
         """
-        chain = self._neck_kin_chain
         rot = np.eye(3)
-        for rot_mat in rodrigues(full_pose[chain]):
-            rot = rot_mat @ rot
+        for joint in self._neck_kin_chain:
+            rot = rot_mats[joint] @ rot
         degrees = -np.arctan2(-rot[2, 0], np.hypot(rot[0, 0], rot[1, 0])) * 180.0 / np.pi
         degrees = min(degrees, 39.0)
         if abs(abs(degrees - np.floor(degrees)) - 0.5) < 1e-3:
@@ -242,13 +264,10 @@ class FlameJointModel:
         The contour landmarks are picked by smplx's own neck-rotation look-up on the float32
         pose, so the choice is the one of the mesh path.
         """
-        angle_idx = self._contour_index(np.asarray(full_pose, np.float32))
-        row_idx = np.concatenate(
-            (
-                np.arange(self.static_num),
-                self.static_num + angle_idx * self.contour_num + np.arange(self.contour_num),
-            )
-        )
+        full_pose = np.asarray(full_pose, np.float32)
+        rot_mats = rodrigues(full_pose)  # (5, 3, 3)
+        contour = self.static_num + self._contour_index(full_pose, rot_mats) * self.contour_num
+        rows = (slice(0, self.static_num), slice(contour, contour + self.contour_num))
         shape_comp = np.concatenate((np.reshape(shape, -1), np.reshape(expr, -1)))
-        landmarks, posed_joints = self.rows(full_pose, shape_comp, transl, row_idx)
+        landmarks, posed_joints = self.rows(full_pose, shape_comp, transl, rows, rot_mats)
         return np.concatenate((posed_joints, landmarks))

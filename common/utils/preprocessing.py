@@ -177,7 +177,8 @@ def augmentation(
     Returns:
         ``(patch, img2bb_trans, bb2img_trans, rot, do_flip)``: patch (H_in, W_in, 3) float32 in
         [0, 255]; the two (2, 3) float32 affines between (mirrored, when flipped) image px and
-        patch px; rot in degrees.
+        patch px; rot in degrees. The patch is a channel-last view of a channel-first
+        (3, H_in, W_in) C-contiguous array, so ``ToTensor``'s transpose needs no copy.
     """
     if data_split == "train":
         scale, rot, color_scale, do_flip = get_aug_config()
@@ -186,9 +187,28 @@ def augmentation(
     if enforce_flip is not None:
         do_flip = bool(enforce_flip)
     patch, trans, inv_trans = generate_patch_image(img, bbox, scale, rot, do_flip, input_img_shape)
-    scaled = np.multiply(patch, color_scale[None, None, :])  # float64, as the reference
-    np.clip(scaled, 0, 255, out=patch)  # rounded to float32 once, into the patch's memory
-    return patch, trans, inv_trans, rot, do_flip
+    return scale_colours(patch, color_scale), trans, inv_trans, rot, do_flip
+
+
+def scale_colours(patch: np.ndarray, color_scale: np.ndarray) -> np.ndarray:
+    """``clip(patch * color_scale[channel], 0, 255)`` with the reference's numbers: float64
+    products rounded to float32 once.
+
+    The products are rounded as they are written (no float64 image) and clipped afterwards;
+    rounding is monotonic and 0 and 255 are float32 numbers, so clip and rounding commute.
+
+    Args:
+        patch: (H, W, C) float32; color_scale: (C,) float64 factors.
+
+    Returns:
+        (H, W, C) float32, a channel-last view of a new C-contiguous (C, H, W) array.
+    """
+    channels = np.moveaxis(patch, 2, 0)  # (C, H, W) view
+    out = np.empty(channels.shape, dtype=np.float32)
+    factors = np.asarray(color_scale, np.float64)[:, None, None]
+    np.multiply(channels, factors, out=out, dtype=np.float64, casting="same_kind")
+    np.clip(out, 0, 255, out=out)
+    return np.moveaxis(out, 0, 2)
 
 
 def generate_patch_image(
@@ -224,9 +244,10 @@ def generate_patch_image(
         img = cv2.flip(img, 1)  # left-right mirror (a copy)
         c_x = img_width - c_x - 1
     out_h, out_w = int(out_shape[0]), int(out_shape[1])
-    trans = gen_trans_from_patch_cv(c_x, c_y, box_w, box_h, out_w, out_h, scale, rot)
+    src, dst = _patch_points(c_x, c_y, box_w, box_h, out_w, out_h, scale, rot)
+    trans = cv2.getAffineTransform(src, dst).astype(np.float32)
     patch = cv2.warpAffine(img, trans, (out_w, out_h), flags=cv2.INTER_LINEAR)
-    inv_trans = gen_trans_from_patch_cv(c_x, c_y, box_w, box_h, out_w, out_h, scale, rot, inv=True)
+    inv_trans = cv2.getAffineTransform(dst, src).astype(np.float32)
     return patch.astype(np.float32, copy=False), trans, inv_trans
 
 
@@ -256,6 +277,25 @@ def gen_trans_from_patch_cv(
     Returns:
         (2, 3) float32; source px -> patch px, or the inverse when ``inv``.
     """
+    src, dst = _patch_points(c_x, c_y, src_width, src_height, dst_width, dst_height, scale, rot)
+    if inv:
+        trans = cv2.getAffineTransform(dst, src)
+    else:
+        trans = cv2.getAffineTransform(src, dst)
+    return trans.astype(np.float32)
+
+
+def _patch_points(
+    c_x: float,
+    c_y: float,
+    src_width: float,
+    src_height: float,
+    dst_width: float,
+    dst_height: float,
+    scale: float,
+    rot: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The three (3, 2) float32 point pairs of :func:`gen_trans_from_patch_cv` (source, patch)."""
     src_w, src_h = src_width * scale, src_height * scale
     rot_rad = math.pi * rot / 180
     src_center = np.array([c_x, c_y], dtype=np.float32)
@@ -266,11 +306,7 @@ def gen_trans_from_patch_cv(
     dst_right = np.array([dst_width * 0.5, 0], dtype=np.float32)
     src = np.stack([src_center, src_center + src_down, src_center + src_right]).astype(np.float32)
     dst = np.stack([dst_center, dst_center + dst_down, dst_center + dst_right]).astype(np.float32)
-    if inv:
-        trans = cv2.getAffineTransform(dst, src)
-    else:
-        trans = cv2.getAffineTransform(src, dst)
-    return trans.astype(np.float32)
+    return src, dst
 
 
 def aug_rotation_matrix(rot: float) -> np.ndarray:
@@ -297,7 +333,10 @@ def swap_flip_pairs(array: np.ndarray, flip_pairs: Sequence[tuple[int, int]]) ->
     """Swap rows ``a`` and ``b`` of ``array`` in place for every pair (in the given order)."""
     if len(flip_pairs) == 0:
         return
-    order = _swap_permutation(tuple(tuple(pair) for pair in flip_pairs), len(array))
+    try:
+        order = _swap_permutation(flip_pairs, len(array))  # the model tables: tuples of tuples
+    except TypeError:  # unhashable pairs (lists, arrays): a tuple copy is the cache key
+        order = _swap_permutation(tuple(tuple(pair) for pair in flip_pairs), len(array))
     array[...] = array[order]
 
 
@@ -357,15 +396,9 @@ def to_heatmap_space(joint_img: np.ndarray, cfg: Config) -> np.ndarray:
 def inside_heatmap(joint_img: np.ndarray, output_hm_shape: Sequence[int]) -> np.ndarray:
     """(J, 1) float32 mask: 1 where ``0 <= x < W``, ``0 <= y < H`` and ``0 <= z < D``."""
     depth, height, width = output_hm_shape
-    mask = (
-        (joint_img[:, 0] >= 0)
-        & (joint_img[:, 0] < width)
-        & (joint_img[:, 1] >= 0)
-        & (joint_img[:, 1] < height)
-        & (joint_img[:, 2] >= 0)
-        & (joint_img[:, 2] < depth)
-    )
-    return mask.reshape(-1, 1).astype(np.float32)
+    xyz = joint_img[:, :3]
+    mask = ((xyz >= 0) & (xyz < (width, height, depth))).all(1, keepdims=True)  # (J, 1)
+    return mask.astype(np.float32)
 
 
 def _float_copy(array: np.ndarray) -> np.ndarray:

@@ -22,6 +22,8 @@ the 4K transforms are composed as 3x3 matrices (B7); 720p boxes are scaled as tw
 are (720, 1280) whether or not the image entry has a size, and the 720p test frames are read from
 ``images_1280x720/test/``; flipped 4K training samples mirror the fit's joints in crop
 coordinates (B1); result files are numbered per run and their folder is created (B3, B4).
+The per-person SMPL and per-frame camera files are read once at construction (the reference
+parses both JSON files in every ``__getitem__``; same numbers, a bad file fails early).
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from common.utils.preprocessing import process_bbox
 from data.dataset import (
     BaseDataset,
     body_train_sample,
-    check_split,
     coco_index,
     get_image,
     get_key,
@@ -89,6 +90,8 @@ class AGORA(BaseDataset):
     validation set (GT mesh); ``meta_info`` holds ``bb2img_trans`` (patch px -> frame px).
     """
 
+    name = NAME
+
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
     ) -> None:
@@ -97,9 +100,7 @@ class AGORA(BaseDataset):
                 f"{NAME}: only the body part is supported (got parts={cfg.parts!r}); AGORA hand "
                 "and face samples exist only in the whole-body code, not in Pose2Pose"
             )
-        check_split(NAME, data_split)
         super().__init__(cfg, transform, data_split)
-        self.data_dir = osp.join(cfg.data_dir, NAME, "data")
         self.resolution = RESOLUTIONS[cfg.agora_resolution]
         self.test_set = cfg.agora_test_split
         self.has_gt = data_split == "train" or self.test_set == "validation"
@@ -146,6 +147,7 @@ class AGORA(BaseDataset):
         db = load_json(osp.join(self.data_dir, file_name), NAME, DOWNLOAD_HINT)
         anns, images = coco_index(db, NAME, file_name)
         datalist, no_crop = [], 0
+        cams: dict[str, dict[str, np.ndarray]] = {}  # camera file -> intrinsics
         for ann in anns:
             ann_desc = f"{file_name} annotation {ann['id']}"
             if not get_key(ann, "is_valid", NAME, ann_desc):
@@ -177,10 +179,13 @@ class AGORA(BaseDataset):
                     "img_shape": RESOLUTIONS["720p"],
                     "bbox": bbox,
                 }
+            cam_path = osp.normpath(osp.join(self.data_dir, cam_path))
+            if cam_path not in cams:
+                cams[cam_path] = self._read_camera(cam_path)
             sample.update(
                 person_id=person_id,
-                smpl_param_path=osp.normpath(osp.join(self.data_dir, smpl_path)),
-                cam_param_path=osp.normpath(osp.join(self.data_dir, cam_path)),
+                smpl_param=self._read_smpl(osp.normpath(osp.join(self.data_dir, smpl_path))),
+                cam_param=cams[cam_path],  # one dict per frame, shared by its persons
             )
             datalist.append(sample)
         if no_crop:
@@ -215,27 +220,29 @@ class AGORA(BaseDataset):
                 datalist.append(sample)
         return datalist
 
-    def _load_fit(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """SMPL parameters (camera frame, neutral) and intrinsics on the sample's image scale."""
-        src = data["smpl_param_path"]
+    def _read_smpl(self, src: str) -> dict[str, np.ndarray]:
+        """SMPL parameters of one person file (camera frame, neutral), float32."""
         global_orient, body_pose, betas, transl = get_keys(
             load_json(src, NAME, DOWNLOAD_HINT), ("global_orient", "body_pose", "betas", "transl"),
             NAME, src,
         )  # fmt: skip
-        smpl_param = {
-            "pose": np.concatenate((np.reshape(global_orient, -1), np.reshape(body_pose, -1))),
-            "shape": betas,
-            "trans": transl,
+        pose = np.concatenate((np.reshape(global_orient, -1), np.reshape(body_pose, -1)))
+        return {
+            "pose": pose.astype(np.float32),
+            "shape": np.array(betas, dtype=np.float32),
+            "trans": np.array(transl, dtype=np.float32),
         }
-        cam = load_json(data["cam_param_path"], NAME, DOWNLOAD_HINT)
-        focal, princpt = get_keys(cam, ("focal", "princpt"), NAME, data["cam_param_path"])
+
+    def _read_camera(self, src: str) -> dict[str, np.ndarray]:
+        """Intrinsics of one frame's camera file on the sample's image scale, float32."""
+        cam = load_json(src, NAME, DOWNLOAD_HINT)
+        focal, princpt = get_keys(cam, ("focal", "princpt"), NAME, src)
         if not self.crops:
             focal, princpt = _scale_to_720p(focal), _scale_to_720p(princpt)
-        cam_param = {
+        return {
             "focal": np.array(focal, dtype=np.float32),
             "princpt": np.array(princpt, dtype=np.float32),
         }
-        return smpl_param, cam_param
 
     # ---- samples -------------------------------------------------------------------------
 
@@ -260,11 +267,10 @@ class AGORA(BaseDataset):
         meta_info = {"bb2img_trans": bb2img_trans}
         if not self.has_gt:
             return inputs, {"smpl_mesh_cam": np.zeros((SMPL.vertex_num, 3), np.float32)}, meta_info
-        smpl_param, cam_param = self._load_fit(data)
         smpl = self.fit_targets(
-            smpl_param, cam_param, (fit_trans, rot, do_flip), data["img_shape"], "smpl",
-            with_mesh=self.data_split != "train",
-        )
+            data["smpl_param"], data["cam_param"], (fit_trans, rot, do_flip), data["img_shape"],
+            "smpl", with_mesh=self.data_split != "train",
+        )  # fmt: skip
         if self.data_split == "train":
             # The fit is the GT: the dataset joint slots hold the fit's joints.
             valid = np.ones((SMPL.joint_num, 1), dtype=np.float32)

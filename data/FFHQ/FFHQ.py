@@ -24,7 +24,6 @@ from common.utils.preprocessing import process_bbox
 from data.dataset import (
     AnnotationError,
     BaseDataset,
-    check_split,
     coco_index,
     get_image,
     get_key,
@@ -47,12 +46,12 @@ FLAME_FILE = "flame_param.json"
 class FFHQ(BaseDataset):
     """FFHQ, constructed as ``FFHQ(cfg, transform, data_split)``; 2D-supervised (``is_3D = 0``)."""
 
+    name = NAME
+
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
     ) -> None:
-        check_split(NAME, data_split)
         super().__init__(cfg, transform, data_split)
-        self.data_dir = osp.join(cfg.data_dir, NAME, "data")
         self.datalist = self._load_data()
 
     def _load_data(self) -> list[dict[str, Any]]:
@@ -101,10 +100,8 @@ class FFHQ(BaseDataset):
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """The face training triple (spec 03 3.0.7) in both modes; test mode is unaugmented."""
         data = self.datalist[idx]
-        img, img2bb_trans, _, rot, do_flip = self.load_patch(data["img_path"], data["bbox"])
-        return self.train_sample(
-            "face", img, (img2bb_trans, rot, do_flip), data["img_shape"], data["joint_img"], None,
-            data["joint_valid"], FLAME.joints_name, FLAME.flip_pairs,
+        return self.annotated_sample(
+            "face", data, data["joint_img"], None, FLAME.joints_name, FLAME.flip_pairs,
             (data["flame_param"], data["cam_param"]), is_3d=False,
         )  # fmt: skip
 

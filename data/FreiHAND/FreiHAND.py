@@ -30,7 +30,6 @@ from common.utils.preprocessing import process_bbox
 from data.dataset import (
     AnnotationError,
     BaseDataset,
-    check_split,
     coco_index,
     get_image,
     get_key,
@@ -73,13 +72,12 @@ SCORE_LINES = (
 class FreiHAND(BaseDataset):
     """FreiHAND, constructed as ``FreiHAND(cfg, transform, data_split)``; never flipped."""
 
+    name = NAME
+
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
     ) -> None:
-        check_split(NAME, data_split)
         super().__init__(cfg, transform, data_split)
-        self.root_dir = osp.join(cfg.data_dir, NAME)
-        self.data_dir = osp.join(self.root_dir, "data")
         self.datalist = self._load_data()
         self.eval_gt = self._load_eval_gt() if data_split == "test" else None
 

@@ -23,7 +23,6 @@ from common.utils.transforms import cam2pixel, world2cam
 from data.dataset import (
     BaseDataset,
     camera_in_m,
-    check_split,
     coco_index,
     get_image,
     get_key,
@@ -61,6 +60,8 @@ TEST_CAMERA = "4"  # protocol 2 (HMR, SPIN): frontal camera only
 class Human36M(BaseDataset):
     """Human3.6M, constructed as ``Human36M(cfg, transform, data_split)``."""
 
+    name = NAME
+
     joints_name = H36M_JOINTS_NAME
     flip_pairs = H36M_FLIP_PAIRS
     root_joint_idx = H36M_ROOT_IDX
@@ -69,9 +70,7 @@ class Human36M(BaseDataset):
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
     ) -> None:
-        check_split(NAME, data_split)
         super().__init__(cfg, transform, data_split)
-        self.root_dir = osp.join(cfg.data_dir, NAME)
         self.img_dir = osp.join(self.root_dir, "images")
         self.annot_dir = osp.join(self.root_dir, "annotations")
         self.datalist = self._load_data()

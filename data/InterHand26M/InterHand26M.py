@@ -31,7 +31,6 @@ from common.utils.transforms import cam2pixel, transform_joint_to_other_db, worl
 from data.dataset import (
     BaseDataset,
     camera_in_m,
-    check_split,
     coco_index,
     get_image,
     get_key,
@@ -87,15 +86,15 @@ def subsample_cameras(folder_names: Sequence[str]) -> set[str]:
 class InterHand26M(BaseDataset):
     """InterHand2.6M, constructed as ``InterHand26M(cfg, transform, data_split)``."""
 
+    name = NAME
+
     joints_name = JOINTS_NAME
     root_joint_idx = ROOT_JOINT_IDX
 
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
     ) -> None:
-        check_split(NAME, data_split)
         super().__init__(cfg, transform, data_split)
-        self.root_dir = osp.join(cfg.data_dir, NAME)
         self.img_dir = osp.join(self.root_dir, "images", data_split)
         self.annot_dir = osp.join(self.root_dir, "annotations", data_split)
         self._camera_folders: dict[tuple[str, str], set[str]] = {}

@@ -18,7 +18,6 @@ import torch
 from common.utils.preprocessing import process_bbox
 from data.dataset import (
     BaseDataset,
-    check_split,
     coco_index,
     get_image,
     get_key,
@@ -50,15 +49,15 @@ class MPII(BaseDataset):
     the split only decides whether the augmentation is random ('train') or the identity.
     """
 
+    name = NAME
+
     joints_name = JOINTS_NAME
     flip_pairs = FLIP_PAIRS
 
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
     ) -> None:
-        check_split(NAME, data_split)
         super().__init__(cfg, transform, data_split)
-        self.data_dir = osp.join(cfg.data_dir, NAME, "data")
         self.datalist = self._load_data()
 
     def _load_data(self) -> list[dict[str, Any]]:
@@ -108,9 +107,7 @@ class MPII(BaseDataset):
 
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         data = self.datalist[idx]
-        img, img2bb_trans, _, rot, do_flip = self.load_patch(data["img_path"], data["bbox"])
-        return self.train_sample(
-            "body", img, (img2bb_trans, rot, do_flip), data["img_shape"], data["joint_img"], None,
-            data["joint_valid"], self.joints_name, self.flip_pairs,
+        return self.annotated_sample(
+            "body", data, data["joint_img"], None, self.joints_name, self.flip_pairs,
             (data["smpl_param"], data["cam_param"]), is_3d=False,
         )  # fmt: skip

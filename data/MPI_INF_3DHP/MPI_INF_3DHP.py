@@ -22,7 +22,6 @@ from common.utils.transforms import cam2pixel, world2cam
 from data.dataset import (
     BaseDataset,
     camera_in_m,
-    check_split,
     coco_index,
     get_image,
     get_key,
@@ -63,6 +62,8 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
     whether the augmentation is random ('train') or the identity.
     """
 
+    name = NAME
+
     joints_name = JOINTS_NAME
     flip_pairs = FLIP_PAIRS
     root_joint_idx = ROOT_IDX
@@ -70,9 +71,7 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
     ) -> None:
-        check_split(NAME, data_split)
         super().__init__(cfg, transform, data_split)
-        self.data_dir = osp.join(cfg.data_dir, NAME, "data")
         self.datalist = self._load_data()
 
     def _load_data(self) -> list[dict[str, Any]]:
@@ -132,11 +131,10 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
 
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         data = self.datalist[idx]
-        img, img2bb_trans, _, rot, do_flip = self.load_patch(data["img_path"], data["bbox"])
-        root = self.root_joint_idx
-        joint_img, joint_cam = metric_joints(data["joint_img"], data["joint_cam"], root)
-        return self.train_sample(
-            "body", img, (img2bb_trans, rot, do_flip), data["img_shape"], joint_img, joint_cam,
-            data["joint_valid"], self.joints_name, self.flip_pairs,
+        joint_img, joint_cam = metric_joints(
+            data["joint_img"], data["joint_cam"], self.root_joint_idx
+        )
+        return self.annotated_sample(
+            "body", data, joint_img, joint_cam, self.joints_name, self.flip_pairs,
             (data["smpl_param"], camera_in_m(data["cam_param"])), is_3d=True,
         )  # fmt: skip

@@ -33,7 +33,6 @@ from common.utils.preprocessing import gen_trans_from_patch_cv, process_bbox, pr
 from data.dataset import (
     AnnotationError,
     BaseDataset,
-    check_split,
     coco_index,
     get_image,
     get_key,
@@ -144,13 +143,13 @@ class MSCOCO(BaseDataset):
     """COCO-WholeBody, constructed as ``MSCOCO(cfg, transform, data_split)``; the branch is
     ``cfg.parts``."""
 
+    name = NAME
+
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
     ) -> None:
-        check_split(NAME, data_split)
         super().__init__(cfg, transform, data_split)
         self.parts = cfg.parts
-        self.root_dir = osp.join(cfg.data_dir, NAME)
         self.img_dir = osp.join(self.root_dir, "images", IMAGE_DIRS[data_split])
         self.annot_dir = osp.join(self.root_dir, "annotations")
         loaders = {"body": self._body_sample, "hand": self._hand_samples, "face": self._face_sample}

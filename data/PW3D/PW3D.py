@@ -20,7 +20,6 @@ import torch
 from common.utils.preprocessing import process_bbox
 from data.dataset import (
     BaseDataset,
-    check_split,
     coco_index,
     get_image,
     get_key,
@@ -52,14 +51,15 @@ class PW3D(BaseDataset):
     """3DPW, constructed as ``PW3D(cfg, transform, data_split)``; every split returns the test
     structure (image, GT mesh) and only ``'train'`` is augmented."""
 
+    name = NAME
+    splits = SPLITS
+
     eval_joint = H36M_EVAL_JOINTS
 
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
     ) -> None:
-        check_split(NAME, data_split, SPLITS)
         super().__init__(cfg, transform, data_split)
-        self.data_dir = osp.join(cfg.data_dir, NAME, "data")
         self.datalist = self._load_data()
         # Only evaluation needs the regressor; a test run fails here, before any inference.
         self.j_regressor = load_h36m_regressor(cfg.data_dir) if data_split == "test" else None
