@@ -151,11 +151,19 @@ class _JointModel(Model):
         backbone: ResNetBackbone,
         position_net: PositionNet,
         rotation_net: RotationNet,
+        layer: nn.Module,
+        joint_regressor: np.ndarray,
     ) -> None:
         super().__init__(cfg, backbone)
         self.position_net = position_net
         self.rotation_net = rotation_net
         self.trainable_modules = [self.backbone, self.position_net, self.rotation_net]
+        # Registered after the networks as in the reference: `smpl_layer` or `mano_layer`.
+        setattr(self, f"{self.prefix}_layer", layer)
+        self._register_losses()
+        self.register_buffer(
+            "joint_regressor", torch.from_numpy(np.asarray(joint_regressor, np.float32)), False
+        )  # (J, V): 33 x 6890 (body) or 21 x 778 (hand)
 
     def _reduce(self, x: torch.Tensor) -> torch.Tensor:
         """Target joint set -> PositionNet joint set (identity for the hand)."""
@@ -278,23 +286,7 @@ class BodyModel(_JointModel):
     """
 
     prefix = "smpl"
-
-    def __init__(
-        self,
-        cfg: Config,
-        backbone: ResNetBackbone,
-        position_net: PositionNet,
-        rotation_net: RotationNet,
-        smpl_layer: nn.Module,
-        joint_regressor: np.ndarray,
-    ) -> None:
-        super().__init__(cfg, backbone, position_net, rotation_net)
-        self.smpl_layer = smpl_layer
-        self._register_losses()
-        self.register_buffer(
-            "joint_regressor", torch.from_numpy(np.asarray(joint_regressor, np.float32)), False
-        )  # (33, 6890)
-        self.pos_joint_idx = list(SMPL.pos_joint_idx)
+    pos_joint_idx = list(SMPL.pos_joint_idx)
 
     def _reduce(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, self.pos_joint_idx]  # (B, 33, C) -> (B, 25, C)
@@ -332,22 +324,6 @@ class HandModel(_JointModel):
     """
 
     prefix = "mano"
-
-    def __init__(
-        self,
-        cfg: Config,
-        backbone: ResNetBackbone,
-        position_net: PositionNet,
-        rotation_net: RotationNet,
-        mano_layer: nn.Module,
-        joint_regressor: np.ndarray,
-    ) -> None:
-        super().__init__(cfg, backbone, position_net, rotation_net)
-        self.mano_layer = mano_layer
-        self._register_losses()
-        self.register_buffer(
-            "joint_regressor", torch.from_numpy(np.asarray(joint_regressor, np.float32)), False
-        )  # (21, 778)
 
     def _run_layer(
         self, root_pose: torch.Tensor, pose: torch.Tensor, shape: torch.Tensor
