@@ -8,13 +8,11 @@ format and ``module.`` key prefix in every case, so any snapshot loads anywhere.
 from __future__ import annotations
 
 import glob
-import logging
 import math
 import os
 import os.path as osp
 import random
 import re
-import sys
 from contextlib import nullcontext
 from typing import Any, Iterator
 
@@ -212,28 +210,6 @@ class _Runtime:
             dist.barrier()
 
 
-class _TqdmHandler(logging.Handler):
-    """Console handler that prints above the progress bar."""
-
-    def __init__(self, formatter: logging.Formatter) -> None:
-        super().__init__(logging.INFO)
-        self.setFormatter(formatter)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        tqdm.write(self.format(record), file=sys.stderr)
-
-
-def _make_logger(cfg: Config, name: str, is_main: bool) -> logging.Logger:
-    logger = get_run_logger(cfg.log_dir, name, console=False)
-    if is_main:
-        logger.addHandler(
-            _TqdmHandler(
-                logging.Formatter("\033[92m%(asctime)s\033[0m %(message)s", "%m-%d %H:%M:%S")
-            )
-        )
-    return logger
-
-
 # ---- training ------------------------------------------------------------------------------
 
 
@@ -245,7 +221,7 @@ class Trainer:
         self.runtime = _Runtime(cfg)
         if self.runtime.is_main:
             os.makedirs(cfg.model_dir, exist_ok=True)
-        self.logger = _make_logger(cfg, "train_logs.txt", self.runtime.is_main)
+        self.logger = get_run_logger(cfg.log_dir, "train_logs.txt", console=self.runtime.is_main)
         self.tot_timer, self.gpu_timer, self.read_timer = Timer(), Timer(), Timer()
         self.start_epoch = 0
 
@@ -398,7 +374,7 @@ class Tester:
     def __init__(self, cfg: Config, test_epoch: int | None) -> None:
         self.cfg = cfg
         self.runtime = _Runtime(cfg)
-        self.logger = _make_logger(cfg, "test_logs.txt", self.runtime.is_main)
+        self.logger = get_run_logger(cfg.log_dir, "test_logs.txt", console=self.runtime.is_main)
         if cfg.snapshot is not None:
             self.model_path = cfg.snapshot
         elif test_epoch is not None:

@@ -1,7 +1,7 @@
 """Run logs: a file under ``log_dir`` plus the console, as the reference's ``colorlogger``.
 
 The file gets plain text (the reference also wrote its ANSI colour codes into the file); the
-console keeps the green timestamp.
+console keeps the green timestamp and prints above any tqdm progress bar.
 """
 
 from __future__ import annotations
@@ -11,8 +11,17 @@ import os
 import os.path as osp
 import sys
 
+from tqdm import tqdm
+
 _GREEN, _RESET = "\033[92m", "\033[0m"
 _DATEFMT = "%m-%d %H:%M:%S"
+
+
+class _TqdmHandler(logging.Handler):
+    """Console handler writing to stderr through ``tqdm.write`` (keeps progress bars intact)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(self.format(record), file=sys.stderr)
 
 
 def get_run_logger(log_dir: str, log_name: str, console: bool = True) -> logging.Logger:
@@ -37,9 +46,11 @@ def get_run_logger(log_dir: str, log_name: str, console: bool = True) -> logging
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", _DATEFMT))
     logger.addHandler(file_handler)
     if console:
-        stream = logging.StreamHandler(sys.stderr)
-        stream.setFormatter(logging.Formatter(f"{_GREEN}%(asctime)s{_RESET} %(message)s", _DATEFMT))
-        logger.addHandler(stream)
+        console_handler = _TqdmHandler(logging.INFO)
+        console_handler.setFormatter(
+            logging.Formatter(f"{_GREEN}%(asctime)s{_RESET} %(message)s", _DATEFMT)
+        )
+        logger.addHandler(console_handler)
     return logger
 
 

@@ -17,29 +17,13 @@ from common.base import Trainer, TrainingDiverged
 from main import test as test_script
 from main import train as train_script
 from main.config import make_config
+from tests.test_checkpoint import BODY_HEAD_KEYS as BODY_HEAD_KEY_TABLE
+from tests.test_checkpoint import parse_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # Spec 01 section 10: 318 backbone keys + 17 head keys, all with the DataParallel prefix.
-BODY_HEAD_KEYS = [
-    "module.position_net.conv.0.weight",
-    "module.position_net.conv.0.bias",
-    "module.rotation_net.conv.0.weight",
-    "module.rotation_net.conv.0.bias",
-    "module.rotation_net.conv.1.weight",
-    "module.rotation_net.conv.1.bias",
-    "module.rotation_net.conv.1.running_mean",
-    "module.rotation_net.conv.1.running_var",
-    "module.rotation_net.conv.1.num_batches_tracked",
-    "module.rotation_net.root_pose_out.0.weight",
-    "module.rotation_net.root_pose_out.0.bias",
-    "module.rotation_net.pose_out.0.weight",
-    "module.rotation_net.pose_out.0.bias",
-    "module.rotation_net.shape_out.0.weight",
-    "module.rotation_net.shape_out.0.bias",
-    "module.rotation_net.cam_out.0.weight",
-    "module.rotation_net.cam_out.0.bias",
-]
+BODY_HEAD_KEYS = [name for name, _ in parse_keys(BODY_HEAD_KEY_TABLE)]
 
 
 def _body_args(models: Path, data: Path, out: Path) -> list[str]:
