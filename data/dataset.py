@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 
 from common.utils.human_model_targets import HumanModelTargets, process_human_model_output
 from common.utils.human_models import FLAME, MANO, SMPL
-from common.utils.preprocessing import augmentation, load_img, process_db_coord
+from common.utils.preprocessing import augmentation, decode_img, load_img, process_db_coord
 from main.config import Config
 
 SPLITS = ("train", "test")
@@ -203,15 +203,19 @@ class BaseDataset(Dataset):
     Attributes:
         name: the data set's name, its folder ``<cfg.data_dir>/<name>`` (:attr:`root_dir`).
         splits: the accepted ``data_split`` values.
-        mesh_targets: False (default): training targets of the fits are computed without the
-            fits' meshes (:mod:`common.utils.joint_fk`). True: every sample runs the smplx
-            layer, as the reference does; the same targets up to float32 rounding, several
-            times slower (the baseline of ``tool/bench_data.py``). Set it on an instance.
+        reference_loader: False (default): the fast loader. The image stays 8-bit until the
+            patch step converts (and mirrors) only the window that the warp reads, and the fits'
+            training targets are computed without their meshes (:mod:`common.utils.joint_fk`).
+            True: the reference's per-sample design, every image converted to float and
+            mirrored whole, the colour factors applied in float64, every fit's mesh through the
+            smplx layer. Both give the same samples
+            (the image bit for bit, the targets up to float32 rounding); True is several times
+            slower, the baseline of ``tool/bench_data.py``. Set it on an instance.
     """
 
     name: str = ""
     splits: tuple[str, ...] = SPLITS
-    mesh_targets: bool = False
+    reference_loader: bool = False
 
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
@@ -240,10 +244,11 @@ class BaseDataset(Dataset):
             ``(img, img2bb_trans, bb2img_trans, rot, do_flip)``: img (3, H_in, W_in) float32 in
             [0, 1]; the (2, 3) affines of :func:`common.utils.preprocessing.augmentation`.
         """
-        img = load_img(img_path)
+        img = load_img(img_path) if self.reference_loader else decode_img(img_path)
         patch, img2bb_trans, bb2img_trans, rot, do_flip = augmentation(
-            img, bbox, self.data_split, self.cfg.input_img_shape, enforce_flip
-        )
+            img, bbox, self.data_split, self.cfg.input_img_shape, enforce_flip,
+            reference=self.reference_loader,
+        )  # fmt: skip
         img_tensor = self.transform(patch.astype(np.float32, copy=False)).div_(255.0)
         return img_tensor, img2bb_trans, bb2img_trans, rot, do_flip
 
@@ -258,13 +263,13 @@ class BaseDataset(Dataset):
     ) -> HumanModelTargets:
         """:func:`process_human_model_output` of a fit for this sample's augmentation.
 
-        The mesh is computed when ``with_mesh`` or :attr:`mesh_targets`; otherwise only the
+        The mesh is computed when ``with_mesh`` or :attr:`reference_loader`; otherwise only the
         joints (``mesh_cam_orig`` None), which is all that training targets need.
         """
         img2bb_trans, rot, do_flip = aug
         return process_human_model_output(
             self.cfg, param, cam_param, do_flip, img_shape, img2bb_trans, rot, model_type,
-            with_mesh=with_mesh or self.mesh_targets,
+            with_mesh=with_mesh or self.reference_loader,
         )  # fmt: skip
 
     def train_sample(

@@ -1,8 +1,9 @@
-"""The fast training-target path (joints without meshes) against the per-sample mesh path.
+"""The fast loader (8-bit window patches, joints without meshes) against the reference's
+per-sample design (whole float image mirrored, meshes through smplx).
 
 ``common.utils.joint_fk`` is compared with smplx's layers themselves (independent of this
-project's code), every data set's training samples with ``mesh_targets`` on and off under the
-same random draws, and the vectorised helpers of ``preprocessing`` with plain loops typed here.
+project's code), every data set's training samples with ``reference_loader`` on and off under
+the same random draws (images bit for bit, targets within 1e-5), and the vectorised helpers of ``preprocessing`` with plain loops typed here.
 """
 
 from __future__ import annotations
@@ -132,20 +133,21 @@ def _flatten(sample: tuple[dict, dict, dict]) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("name,part", DATASETS)
-def test_dataset_targets_equal_mesh_path(fixture_data_dir, standin_model_dir, name, part):
+def test_fast_loader_samples_equal_reference_loader(fixture_data_dir, standin_model_dir, name, part):
     cfg = make_config(part, data_dir=str(fixture_data_dir), human_model_path=str(standin_model_dir))
     dataset = get_dataset_class(name)(cfg, T.ToTensor(), "train")
     assert len(dataset) > 0
     for idx in range(len(dataset)):
         samples = []
-        for mesh_targets in (True, False):
-            dataset.mesh_targets = mesh_targets
+        for reference in (True, False):
+            dataset.reference_loader = reference
             for seed in (idx, idx + 100):  # two draws: flipped/rotated and not, usually
                 np.random.seed(seed)
                 random.seed(seed)
                 samples.append(_flatten(dataset[idx]))
         for slow, fast in zip(samples[:2], samples[2:]):
             assert slow.keys() == fast.keys()
+            np.testing.assert_array_equal(fast["inputs.img"], slow["inputs.img"], err_msg=name)
             for key in slow:
                 np.testing.assert_allclose(
                     fast[key], slow[key], rtol=TOL, atol=TOL, err_msg=f"{name} {key}"

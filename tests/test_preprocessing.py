@@ -13,6 +13,7 @@ from scipy.spatial.transform import Rotation
 from common.utils.preprocessing import (
     aug_rotation_matrix,
     augmentation,
+    decode_img,
     flip_joints,
     gen_trans_from_patch_cv,
     generate_patch_image,
@@ -65,6 +66,9 @@ def test_load_img_rgb_float_and_grey(tmp_path) -> None:
     cv2.imwrite(grey, np.full((3, 3), 77, np.uint8))
     g = load_img(grey)
     assert g.shape == (3, 3, 3) and np.all(g == 77)
+    raw = decode_img(path)  # the loaders' 8-bit read: the same pixels
+    assert raw.dtype == np.uint8
+    np.testing.assert_array_equal(raw, img)
 
 
 def test_load_img_errors_name_the_file(tmp_path) -> None:
@@ -263,6 +267,52 @@ def test_patch_pixels_follow_the_transform(do_flip: bool) -> None:
     u, v = apply(T, np.array([[x, 41.0]]))[0]
     ys, xs = np.nonzero(patch[..., 0] > 128)
     assert abs(xs.mean() - u) < 1.0 and abs(ys.mean() - v) < 1.0
+
+
+def _reference_patch(img8: np.ndarray, bbox, scale, rot, do_flip, out_shape) -> np.ndarray:
+    """The reference's patch, typed here: float32 image, mirrored whole, warped."""
+    img = img8.astype(np.float32)
+    c_x = bbox[0] + 0.5 * bbox[2]
+    if do_flip:
+        img = img[:, ::-1].copy()
+        c_x = img.shape[1] - c_x - 1
+    T = gen_trans_from_patch_cv(c_x, bbox[1] + 0.5 * bbox[3], bbox[2], bbox[3], out_shape[1],
+                                out_shape[0], scale, rot)  # fmt: skip
+    return cv2.warpAffine(img, T, (out_shape[1], out_shape[0]), flags=cv2.INTER_LINEAR)
+
+
+def test_uint8_window_patch_is_the_float_patch_bit_for_bit() -> None:
+    """Random boxes (inside, across the border, far outside), scales, rotations and flips:
+    the uint8 window path equals the whole-image float reference exactly."""
+    rng = np.random.default_rng(7)
+    img8 = rng.integers(0, 256, (150, 210, 3), dtype=np.uint8)
+    for k in range(400):
+        w = rng.uniform(4.0, 320.0)
+        bbox = [rng.uniform(-250.0, 300.0), rng.uniform(-250.0, 250.0), w, w * rng.uniform(0.5, 2)]
+        scale = rng.uniform(0.75, 1.25)
+        rot = 0.0 if k % 3 == 0 else rng.uniform(-60.0, 60.0)
+        do_flip = bool(k % 2)
+        expected = _reference_patch(img8, bbox, scale, rot, do_flip, BODY)
+        patch, T, T_inv = generate_patch_image(img8, bbox, scale, rot, do_flip, BODY)
+        assert patch.dtype == np.float32
+        np.testing.assert_array_equal(patch, expected, err_msg=f"case {k}: {bbox} {rot} {do_flip}")
+        patch_f, T_f, _ = generate_patch_image(img8.astype(np.float32), bbox, scale, rot, do_flip,
+                                               BODY)  # fmt: skip
+        np.testing.assert_array_equal(patch_f, expected)
+        np.testing.assert_array_equal(T, T_f)
+
+
+def test_uint8_window_covers_what_the_warp_reads() -> None:
+    """Pixels outside the window must not matter: the window of the transform is exactly what
+    a white frame around it would leak into the patch if it were too small."""
+    img8 = np.full((120, 160, 3), 255, np.uint8)
+    bbox = [50.0, 30.0, 40.0, 50.0]  # well inside: the patch is all image, no black border
+    for do_flip in (False, True):
+        patch, _, _ = generate_patch_image(img8, bbox, 1.0, 30.0, do_flip, BODY)
+        np.testing.assert_array_equal(patch, 255.0)
+    far = [1000.0, 1000.0, 40.0, 50.0]  # outside the image: all black
+    patch, _, _ = generate_patch_image(img8, far, 1.0, 0.0, True, BODY)
+    np.testing.assert_array_equal(patch, 0.0)
 
 
 # ---- joint targets ---------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """Loader benchmark: train-mode samples/s of each data set in one process with one thread.
 
 For every data set the training samples of the fixtures (or of ``--data_dir``) are produced one
-after another, as one DataLoader worker does, twice: with the reference's per-sample design (the
-fits' meshes through the smplx layer, ``mesh_targets=True``) and with the fast path (joints
-without meshes, the default). Image decoding (``load_img`` of the same files) is timed on its own
-and reported apart; "rest" is everything else of ``__getitem__`` (crop, augmentation, targets).
+after another, as one DataLoader worker does, twice: with the reference's per-sample design
+(``reference_loader=True``: whole image converted to float and mirrored, colour factors applied
+in float64, the fits' meshes through the smplx layer) and with the fast loader (the default: 8-bit image, only the warp's window
+converted and mirrored, joints without meshes). Image decoding (``decode_img`` of the same files,
+8-bit) is timed on its own and reported apart; "rest" is everything else of ``__getitem__``
+(float conversion, crop, augmentation, targets).
 Both passes draw the same augmentations (numpy and ``random`` seeded identically).
 
     python tool/bench_data.py                        # stand-ins + fixtures, all data sets
@@ -35,7 +37,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torchvision.transforms as T  # noqa: E402
 
-from common.utils.preprocessing import load_img  # noqa: E402
+from common.utils.preprocessing import decode_img  # noqa: E402
 from data.dataset import BaseDataset  # noqa: E402
 from data.registry import get_dataset_class  # noqa: E402
 from main.config import make_config  # noqa: E402
@@ -88,17 +90,17 @@ def time_samples(dataset: BaseDataset, count: int) -> float:
 
 
 def time_decode(dataset: BaseDataset, count: int) -> float:
-    """Mean seconds of :func:`load_img` of the images of the same ``count`` samples."""
+    """Mean seconds of :func:`decode_img` of the images of the same ``count`` samples."""
     n = len(dataset)
     start = time.perf_counter()
     for i in range(count):
-        load_img(dataset.datalist[i % n]["img_path"])
+        decode_img(dataset.datalist[i % n]["img_path"])
     return (time.perf_counter() - start) / count
 
 
 def sample_count(dataset: BaseDataset, seconds: float) -> int:
     """Samples that take about ``seconds`` with the slow path (at least one pass over the set)."""
-    dataset.mesh_targets = True
+    dataset.reference_loader = True
     per_sample = time_samples(dataset, min(len(dataset), 5))
     return max(len(dataset), int(seconds / max(per_sample, 1e-6)))
 
@@ -106,13 +108,13 @@ def sample_count(dataset: BaseDataset, seconds: float) -> int:
 def bench_dataset(dataset: BaseDataset, seconds: float, repeats: int) -> tuple[Timing, Timing]:
     """(baseline, fast) timings; each figure the best of ``repeats`` interleaved runs."""
     count = sample_count(dataset, seconds)
-    dataset.mesh_targets = False
+    dataset.reference_loader = False
     time_samples(dataset, min(len(dataset), 5))  # builds the mesh-free joint models once
     slow, fast, decode = [], [], []
     for _ in range(repeats):
-        dataset.mesh_targets = True
+        dataset.reference_loader = True
         slow.append(time_samples(dataset, count))
-        dataset.mesh_targets = False
+        dataset.reference_loader = False
         fast.append(time_samples(dataset, count))
         decode.append(time_decode(dataset, count))
     return Timing(min(slow), min(decode)), Timing(min(fast), min(decode))
@@ -166,8 +168,9 @@ def run(
         rows,
     )
     note = (
-        "baseline: fit meshes through the smplx layer per sample (mesh_targets=True); fast: "
-        "joints without meshes (default). PW3D's train split returns GT meshes: same path."
+        "baseline: the reference's per-sample design (reference_loader=True: whole float image "
+        "mirrored, float64 colour product, fit meshes through smplx); fast: the default loader (8-bit window patches, "
+        "joints without meshes). PW3D's train split returns GT meshes: same targets path."
     )
     return "\n".join(header + ["", table, "", note])
 

@@ -17,6 +17,7 @@ mesh path's own float32 rounding (about 1e-6 m).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -26,42 +27,70 @@ import torch
 from smplx.lbs import find_dynamic_lmk_idx_and_bcoords
 
 
+# Where the unit axis' components go in the flattened skew matrix [[0, -z, y], [z, 0, -x], [-y, x, 0]].
+_SKEW_POS = np.array([1, 2, 3, 5, 6, 7])
+_SKEW_SRC = np.array([2, 1, 2, 0, 1, 0])
+_SKEW_SIGN = np.array([-1.0, 1.0, 1.0, -1.0, -1.0, 1.0])
+
+
 def rodrigues(rot_vecs: np.ndarray) -> np.ndarray:
     """Axis-angles (K, 3) -> rotation matrices (K, 3, 3), float64, as ``smplx.lbs.batch_rodrigues``
     (including its ``+1e-8`` inside the norm)."""
     rot_vecs = np.asarray(rot_vecs, dtype=np.float64).reshape(-1, 3)
-    angle = np.linalg.norm(rot_vecs + 1e-8, axis=1, keepdims=True)  # (K, 1)
-    rx, ry, rz = (rot_vecs / angle).T
-    zeros = np.zeros_like(rx)
-    skew = np.stack([zeros, -rz, ry, rz, zeros, -rx, -ry, rx, zeros], 1).reshape(-1, 3, 3)
+    shifted = rot_vecs + 1e-8
+    angle = np.sqrt((shifted * shifted).sum(1, keepdims=True))  # (K, 1)
+    unit = rot_vecs / angle
+    skew = np.zeros((len(unit), 9))
+    skew[:, _SKEW_POS] = unit[:, _SKEW_SRC] * _SKEW_SIGN
+    skew = skew.reshape(-1, 3, 3)
     sin, cos = np.sin(angle)[:, :, None], np.cos(angle)[:, :, None]
     return np.eye(3) + sin * skew + (1 - cos) * (skew @ skew)
 
 
+@functools.cache
+def _tree_levels(parents: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """Joints other than the root grouped by depth in the tree (every parent in an earlier
+    group), so a level's transforms are one batched product."""
+    depth = [0] * len(parents)
+    for i in range(1, len(parents)):
+        if not 0 <= parents[i] < i:
+            raise ValueError(f"kinematic tree: parent {parents[i]} of joint {i} must precede it")
+        depth[i] = depth[parents[i]] + 1
+    depths = np.array(depth)
+    return tuple(np.nonzero(depths == d)[0] for d in range(1, max(depth, default=0) + 1))
+
+
 def rigid_transforms(
-    rot_mats: np.ndarray, rest_joints: np.ndarray, parents: np.ndarray
+    rot_mats: np.ndarray,
+    rest_joints: np.ndarray,
+    parents: np.ndarray,
+    levels: Sequence[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Kinematic chain of ``smplx.lbs.batch_rigid_transform`` for one sample.
 
     Args:
         rot_mats: (K, 3, 3) local rotations; rest_joints: (K, 3) rest-pose joints;
-        parents: (K,) parent indices (``parents[0]`` unused).
+        parents: (K,) parent indices (``parents[0]`` unused; every parent precedes its child).
+        levels: ``_tree_levels(parents)`` when the caller has it already.
 
     Returns:
         ``(posed_joints (K, 3), rel_transforms (K, 3, 4))``: world joints and the skinning
         transforms ``[R | t - R j_rest]`` of every joint.
     """
-    rel = rest_joints.copy()
-    rel[1:] -= rest_joints[parents[1:]]
-    rots = np.empty_like(rot_mats)
-    trans = np.empty_like(rest_joints)
-    rots[0], trans[0] = rot_mats[0], rel[0]
-    for i in range(1, len(parents)):
-        p = parents[i]
-        rots[i] = rots[p] @ rot_mats[i]
-        trans[i] = rots[p] @ rel[i] + trans[p]
-    offset = trans - (rots @ rest_joints[:, :, None])[:, :, 0]
-    return trans, np.concatenate((rots, offset[:, :, None]), 2)
+    n_joint = len(rot_mats)
+    local = np.zeros((n_joint, 4, 4))
+    local[:, :3, :3] = rot_mats
+    local[:, :3, 3] = rest_joints
+    local[1:, :3, 3] -= rest_joints[parents[1:]]
+    local[:, 3, 3] = 1.0
+    world = local  # the root's world transform is its local one; children are filled below
+    if levels is None:
+        levels = _tree_levels(tuple(int(p) for p in parents))
+    for level in levels:
+        world[level] = world[parents[level]] @ local[level]
+    posed = world[:, :3, 3].copy()
+    world[:, :3, 3] -= (world[:, :3, :3] @ rest_joints[:, :, None])[:, :, 0]
+    return posed, world[:, :3]
 
 
 @dataclass(frozen=True)
@@ -75,15 +104,15 @@ class LinearJointModel:
     """
 
     parents: np.ndarray  # (K,)
+    levels: tuple[np.ndarray, ...]  # joints by depth in the tree (:func:`_tree_levels`)
     rest_joints: np.ndarray  # (K, 3) J_regressor @ v_template
     rest_joint_dirs: np.ndarray  # (K * 3, C)
-    pair_start: np.ndarray  # (R + 1,) pairs of row r: pair_start[r] to pair_start[r + 1]
+    pair_start: np.ndarray  # (R,) first pair of every row (rows end where the next begins)
     pair_joint: np.ndarray  # (N,) joint k of each pair
     base: np.ndarray  # (N, 3) sum_v L W_k v_template
-    shape_dirs: np.ndarray  # (N * 3, C)
-    pose_dirs: np.ndarray  # (N * 3, P)
-    weight: np.ndarray  # (N,) sum_v L W_k
-    row_sum: np.ndarray  # (R,) sum_v L
+    dirs: np.ndarray  # (N * 3, C + P) shape directions, then pose-feature directions
+    weight: np.ndarray  # (N, 1) sum_v L W_k
+    row_sum: np.ndarray  # (R, 1) sum_v L
 
     @classmethod
     def build(
@@ -130,17 +159,44 @@ class LinearJointModel:
             weight[sel] = np.asarray(folded.sum(1)).reshape(-1)
         j_regressor = np.asarray(j_regressor, np.float64)
         n_comp = shapedirs.shape[1] // 3
+        dirs = np.concatenate(
+            (shape_dirs.reshape(n_pair * 3, n_comp), pose_dirs.reshape(n_pair * 3, pose_dim)), 1
+        )
+        parents = np.asarray(parents, np.int64)
         return cls(
-            parents=np.asarray(parents, np.int64),
+            parents=parents,
+            levels=_tree_levels(tuple(int(p) for p in parents)),
             rest_joints=j_regressor @ v_template,
             rest_joint_dirs=(j_regressor @ shapedirs).reshape(n_joint * 3, n_comp),
-            pair_start=np.searchsorted(pair_row, np.arange(n_row + 1)),
+            pair_start=np.searchsorted(pair_row, np.arange(n_row)),
             pair_joint=pair_joint,
             base=base,
-            shape_dirs=shape_dirs.reshape(n_pair * 3, n_comp),
-            pose_dirs=pose_dirs.reshape(n_pair, 3, pose_dim).reshape(n_pair * 3, pose_dim),
-            weight=weight,
-            row_sum=np.asarray(rows.sum(1)).reshape(-1),
+            dirs=dirs,
+            weight=weight[:, None],
+            row_sum=np.asarray(rows.sum(1)).reshape(-1, 1),
+        )
+
+    def select(self, row_ranges: Sequence[slice]) -> "LinearJointModel":
+        """The model of some rows only: blocks of rows (slices with step 1), concatenated in
+        this order; the tables are copied, so evaluating the selection reads contiguous memory.
+        """
+        pair_end = np.append(self.pair_start[1:], len(self.pair_joint))
+        row_idx = np.concatenate([np.arange(len(self.row_sum))[rows] for rows in row_ranges])
+        pair_idx = np.concatenate([np.arange(pair_end[r] - self.pair_start[r]) + self.pair_start[r]
+                                   for r in row_idx])  # fmt: skip
+        counts = pair_end[row_idx] - self.pair_start[row_idx]
+        coord_idx = (3 * pair_idx[:, None] + np.arange(3)).reshape(-1)
+        return LinearJointModel(
+            parents=self.parents,
+            levels=self.levels,
+            rest_joints=self.rest_joints,
+            rest_joint_dirs=self.rest_joint_dirs,
+            pair_start=np.concatenate(([0], np.cumsum(counts)[:-1])),
+            pair_joint=self.pair_joint[pair_idx],
+            base=self.base[pair_idx],
+            dirs=self.dirs[coord_idx],
+            weight=self.weight[pair_idx],
+            row_sum=self.row_sum[row_idx],
         )
 
     def __call__(
@@ -148,19 +204,16 @@ class LinearJointModel:
         full_pose: np.ndarray,
         shape: np.ndarray,
         transl: np.ndarray,
-        row_ranges: Sequence[slice] = (slice(None),),
         rot_mats: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Evaluate the rows for one sample.
 
         Args:
             full_pose: (K, 3) axis-angles, root first; shape: (C,); transl: (3,), m.
-            row_ranges: blocks of rows (slices with step 1) to evaluate, concatenated in this
-                order; the folded tables are read in place, not copied. All rows by default.
             rot_mats: (K, 3, 3) ``rodrigues(full_pose)`` when the caller has it already.
 
         Returns:
-            ``(values (R', 3), posed_joints (K, 3))`` in m, both with ``transl`` added (the
+            ``(values (R, 3), posed_joints (K, 3))`` in m, both with ``transl`` added (the
             posed joints as smplx's ``J_transformed + transl``).
         """
         if rot_mats is None:
@@ -168,22 +221,15 @@ class LinearJointModel:
         shape = np.asarray(shape, np.float64).reshape(-1)
         transl = np.asarray(transl, np.float64).reshape(3)
         rest = self.rest_joints + (self.rest_joint_dirs @ shape).reshape(-1, 3)
-        posed_joints, transforms = rigid_transforms(rot_mats, rest, self.parents)
+        posed_joints, transforms = rigid_transforms(rot_mats, rest, self.parents, self.levels)
         pose_feature = (rot_mats[1:] - np.eye(3)).reshape(-1)  # (P,)
-        blocks = []
-        for rows in row_ranges:
-            first, stop, _ = rows.indices(len(self.row_sum))
-            p0, p1 = self.pair_start[first], self.pair_start[stop]
-            blend = self.shape_dirs[3 * p0 : 3 * p1] @ shape
-            blend += self.pose_dirs[3 * p0 : 3 * p1] @ pose_feature
-            v_posed = self.base[p0:p1] + blend.reshape(-1, 3)  # (n, 3) of the pairs
-            bone = transforms[self.pair_joint[p0:p1]]  # (n, 3, 4)
-            skinned = (bone[:, :, :3] @ v_posed[:, :, None])[:, :, 0]
-            skinned += self.weight[p0:p1, None] * bone[:, :, 3]
-            values = np.add.reduceat(skinned, self.pair_start[first:stop] - p0, axis=0)
-            blocks.append(values + self.row_sum[first:stop, None] * transl)
-        values = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-        return values, posed_joints + transl
+        components = np.concatenate((shape, pose_feature))
+        v_posed = self.base + (self.dirs @ components).reshape(-1, 3)  # (N, 3) of the pairs
+        bone = transforms[self.pair_joint]  # (N, 3, 4)
+        skinned = np.einsum("nij,nj->ni", bone[:, :, :3], v_posed)
+        skinned += self.weight * bone[:, :, 3]
+        values = np.add.reduceat(skinned, self.pair_start, axis=0)
+        return values + self.row_sum * transl, posed_joints + transl
 
 
 def _buffers(layer: torch.nn.Module, shapedirs: torch.Tensor) -> dict[str, np.ndarray]:
@@ -226,6 +272,7 @@ class FlameJointModel:
         self.rows = LinearJointModel.build(rows, **_buffers(layer, shapedirs))
         self.static_num = len(static_faces)
         self.contour_num = dynamic_faces.shape[1]
+        self._selections: dict[int, LinearJointModel] = {}  # contour table row -> landmark rows
         self._layer = layer
         self._table_rows = torch.arange(len(dynamic_faces)).view(-1, 1)
         self._neck_kin_chain = layer.neck_kin_chain.numpy()
@@ -266,8 +313,16 @@ class FlameJointModel:
         """
         full_pose = np.asarray(full_pose, np.float32)
         rot_mats = rodrigues(full_pose)  # (5, 3, 3)
-        contour = self.static_num + self._contour_index(full_pose, rot_mats) * self.contour_num
-        rows = (slice(0, self.static_num), slice(contour, contour + self.contour_num))
+        landmark_model = self._landmarks(self._contour_index(full_pose, rot_mats))
         shape_comp = np.concatenate((np.reshape(shape, -1), np.reshape(expr, -1)))
-        landmarks, posed_joints = self.rows(full_pose, shape_comp, transl, rows, rot_mats)
+        landmarks, posed_joints = landmark_model(full_pose, shape_comp, transl, rot_mats)
         return np.concatenate((posed_joints, landmarks))
+
+    def _landmarks(self, contour_row: int) -> LinearJointModel:
+        """The static landmarks and one contour row's, selected once per row."""
+        model = self._selections.get(contour_row)
+        if model is None:
+            contour = self.static_num + contour_row * self.contour_num
+            rows = (slice(0, self.static_num), slice(contour, contour + self.contour_num))
+            model = self._selections[contour_row] = self.rows.select(rows)
+        return model

@@ -33,27 +33,33 @@ BBOX_ENLARGE = 1.25
 # ---- image and boxes (spec 02 3) -----------------------------------------------------------
 
 
-def load_img(path: str, order: str = "RGB") -> np.ndarray:
-    """Read an image file as colour, ignoring EXIF orientation (alpha dropped, grey expanded).
+def decode_img(path: str, order: str = "RGB") -> np.ndarray:
+    """Read an image file as 8-bit colour, ignoring EXIF orientation (alpha dropped, grey
+    expanded).
 
     Args:
         path: image file.
         order: 'RGB' (used everywhere) or 'BGR' (OpenCV's order).
 
     Returns:
-        (H, W, 3) float32 array with values in [0, 255].
+        (H, W, 3) uint8 array.
 
     Raises:
         OSError: the file is missing or cannot be decoded (the message names it).
     """
     if order not in ("RGB", "BGR"):
-        raise ValueError(f"load_img: order must be 'RGB' or 'BGR', got {order!r}")
+        raise ValueError(f"decode_img: order must be 'RGB' or 'BGR', got {order!r}")
     img = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if img is None:
         raise OSError(f"Fail to read {path} (missing file or not a readable image)")
     if order == "RGB":
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # a pure channel swap on uint8
-    return img.astype(np.float32)
+    return img
+
+
+def load_img(path: str, order: str = "RGB") -> np.ndarray:
+    """The reference's image read: :func:`decode_img` as a (H, W, 3) float32 array in [0, 255]."""
+    return decode_img(path, order).astype(np.float32)
 
 
 def get_bbox(
@@ -163,22 +169,28 @@ def augmentation(
     data_split: str,
     input_img_shape: Sequence[int],
     enforce_flip: bool | None = None,
+    reference: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, bool]:
     """Crop the box to a patch with random (train) or no (other splits) augmentation.
 
     Args:
-        img: (H, W, 3) float image, RGB, [0, 255].
+        img: (H, W, 3) RGB image in [0, 255]: float, or uint8 (the patch is then that of its
+            float32 conversion, see :func:`generate_patch_image`).
         bbox: ``[x, y, w, h]``, image px.
         data_split: 'train' draws random parameters; anything else uses the identity.
         input_img_shape: (H_in, W_in) of the patch.
         enforce_flip: None keeps the drawn flip decision; True/False override it (after the
             random draws, which are consumed either way).
+        reference: compute the colour step as the reference writes it (a float64 patch,
+            rounded to float32 afterwards) instead of :func:`scale_colours`; the same numbers,
+            slower (the per-sample baseline of ``tool/bench_data.py``).
 
     Returns:
         ``(patch, img2bb_trans, bb2img_trans, rot, do_flip)``: patch (H_in, W_in, 3) float32 in
         [0, 255]; the two (2, 3) float32 affines between (mirrored, when flipped) image px and
-        patch px; rot in degrees. The patch is a channel-last view of a channel-first
-        (3, H_in, W_in) C-contiguous array, so ``ToTensor``'s transpose needs no copy.
+        patch px; rot in degrees. Unless ``reference``, the patch is a channel-last view of a
+        channel-first (3, H_in, W_in) C-contiguous array, so ``ToTensor``'s transpose needs no
+        copy.
     """
     if data_split == "train":
         scale, rot, color_scale, do_flip = get_aug_config()
@@ -187,7 +199,11 @@ def augmentation(
     if enforce_flip is not None:
         do_flip = bool(enforce_flip)
     patch, trans, inv_trans = generate_patch_image(img, bbox, scale, rot, do_flip, input_img_shape)
-    return scale_colours(patch, color_scale), trans, inv_trans, rot, do_flip
+    if reference:
+        patch = np.clip(patch * color_scale[None, None, :], 0, 255).astype(np.float32)
+    else:
+        patch = scale_colours(patch, color_scale)
+    return patch, trans, inv_trans, rot, do_flip
 
 
 def scale_colours(patch: np.ndarray, color_scale: np.ndarray) -> np.ndarray:
@@ -224,8 +240,13 @@ def generate_patch_image(
     When ``do_flip`` the image is mirrored first and the box centre becomes ``W - 1 - c_x``;
     the returned transforms then relate *mirrored* image px to patch px (spec 02 4.3).
 
+    A float image is mirrored whole and warped, as the reference does. A uint8 image gives the
+    patch of its float32 conversion, bit for bit; with 3 channels, with less work: only the
+    window that the warp reads is converted (and mirrored) into an otherwise black float32
+    image of the same size, which is then warped with the same matrix (:func:`_window_image`).
+
     Args:
-        cvimg: (H, W, C) image.
+        cvimg: (H, W, C) image, float or uint8.
         bbox: ``[x, y, w, h]``, image px.
         scale: source-window scale (> 1 zooms out).
         rot: in-plane rotation, degrees.
@@ -233,7 +254,8 @@ def generate_patch_image(
         out_shape: (H_out, W_out).
 
     Returns:
-        ``(patch (H_out, W_out, C) float32, trans (2, 3) float32, inv_trans (2, 3) float32)``.
+        ``(patch (H_out, W_out, C) float32, trans (2, 3) float32, inv_trans (2, 3) float32)``;
+        from a 3-channel uint8 image the patch is a view of a 4-channel array.
     """
     img = cvimg
     img_width = img.shape[1]
@@ -241,14 +263,69 @@ def generate_patch_image(
     c_y = float(bbox[1] + 0.5 * bbox[3])
     box_w, box_h = float(bbox[2]), float(bbox[3])
     if do_flip:
-        img = cv2.flip(img, 1)  # left-right mirror (a copy)
         c_x = img_width - c_x - 1
     out_h, out_w = int(out_shape[0]), int(out_shape[1])
     src, dst = _patch_points(c_x, c_y, box_w, box_h, out_w, out_h, scale, rot)
     trans = cv2.getAffineTransform(src, dst).astype(np.float32)
-    patch = cv2.warpAffine(img, trans, (out_w, out_h), flags=cv2.INTER_LINEAR)
     inv_trans = cv2.getAffineTransform(dst, src).astype(np.float32)
+    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
+        window = _window_image(img, _source_window(trans, out_w, out_h, img.shape), do_flip)
+        patch = cv2.warpAffine(window, trans, (out_w, out_h), flags=cv2.INTER_LINEAR)
+        return patch[:, :, :3], trans, inv_trans  # the fourth channel dropped
+    if img.dtype == np.uint8:
+        img = img.astype(np.float32)
+    if do_flip:
+        img = cv2.flip(img, 1)  # left-right mirror (a copy)
+    patch = cv2.warpAffine(img, trans, (out_w, out_h), flags=cv2.INTER_LINEAR)
     return patch.astype(np.float32, copy=False), trans, inv_trans
+
+
+WINDOW_MARGIN = 2  # px around the source window; bilinear reads floor(x) and floor(x) + 1
+
+
+def _source_window(
+    trans: np.ndarray, out_w: int, out_h: int, img_shape: Sequence[int]
+) -> tuple[slice, slice]:
+    """Rows and columns of an image that ``warpAffine(img, trans, (out_w, out_h))`` can read.
+
+    The patch's pixel grid mapped back to the image by the inverse affine (its extremes are at
+    the corner pixels), widened by :data:`WINDOW_MARGIN` px and clipped to the image; may be
+    empty.
+    """
+    (a, b, c), (d, e, f) = trans.tolist()
+    det = a * e - b * d
+    inverse = ((e / det, -b / det), (-d / det, a / det))  # linear part; image = inverse (p - t)
+    bounds = []
+    for (gx, gy), size in zip(inverse, (img_shape[1], img_shape[0])):
+        origin = -(gx * c + gy * f)  # image coordinate of patch pixel (0, 0)
+        dx, dy = gx * (out_w - 1), gy * (out_h - 1)
+        low = math.floor(origin + min(dx, 0.0) + min(dy, 0.0)) - WINDOW_MARGIN
+        high = math.ceil(origin + max(dx, 0.0) + max(dy, 0.0)) + WINDOW_MARGIN + 1
+        low = min(max(low, 0), size)
+        bounds.append(slice(low, max(min(high, size), low)))
+    return bounds[1], bounds[0]
+
+
+def _window_image(img: np.ndarray, window: tuple[slice, slice], do_flip: bool) -> np.ndarray:
+    """A black (H, W, 4) float32 image with ``window`` (rows, columns of the possibly mirrored
+    image) filled from the (H, W, 3) uint8 ``img``, mirrored left-right when ``do_flip``.
+
+    The fourth channel is there for speed: OpenCV warps 4-channel float images about twice as
+    fast as 3-channel ones and computes every channel alike (the equality with the reference's
+    3-channel warp is tested). ``np.zeros`` pages are mapped lazily, so pixels outside the
+    window cost nothing.
+    """
+    rows, cols = window
+    out = np.zeros(img.shape[:2] + (4,), dtype=np.float32)
+    if rows.start == rows.stop or cols.start == cols.stop:
+        return out  # the window lies outside the image: a black patch
+    if do_flip:
+        width = img.shape[1]
+        part = cv2.flip(img[rows, width - cols.stop : width - cols.start], 1)
+    else:
+        part = img[rows, cols]
+    out[rows, cols] = cv2.cvtColor(part, cv2.COLOR_RGB2RGBA)
+    return out
 
 
 def rotate_2d(pt_2d: np.ndarray, rot_rad: float) -> np.ndarray:
