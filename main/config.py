@@ -257,7 +257,8 @@ def make_config(parts: str, **overrides: Any) -> Config:
     bad = sorted(fixes - set(KNOWN_FIXES))
     if bad:
         raise ConfigError(
-            f"--fix: unknown name(s) {', '.join(bad)}; valid names: {', '.join(sorted(KNOWN_FIXES))}"
+            f"--fix: unknown name(s) {', '.join(bad)}; "
+            f"valid names: {', '.join(sorted(KNOWN_FIXES))}"
         )
     values["fixes"] = fixes
     for name in ("gpu_ids", "input_img_shape", "output_hm_shape", "lr_dec_epoch", "focal"):

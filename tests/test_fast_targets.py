@@ -3,7 +3,8 @@ per-sample design (whole float image mirrored, meshes through smplx).
 
 ``common.utils.joint_fk`` is compared with smplx's layers themselves (independent of this
 project's code), every data set's training samples with ``reference_loader`` on and off under
-the same random draws (images bit for bit, targets within 1e-5), and the vectorised helpers of ``preprocessing`` with plain loops typed here.
+the same random draws (images bit for bit, targets within 1e-5), and the vectorised helpers of
+``preprocessing`` with plain loops typed here.
 """
 
 from __future__ import annotations
@@ -133,7 +134,9 @@ def _flatten(sample: tuple[dict, dict, dict]) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("name,part", DATASETS)
-def test_fast_loader_samples_equal_reference_loader(fixture_data_dir, standin_model_dir, name, part):
+def test_fast_loader_samples_equal_reference_loader(
+    fixture_data_dir, standin_model_dir, name, part
+):
     cfg = make_config(part, data_dir=str(fixture_data_dir), human_model_path=str(standin_model_dir))
     dataset = get_dataset_class(name)(cfg, T.ToTensor(), "train")
     assert len(dataset) > 0

@@ -3,10 +3,10 @@
 For every data set the training samples of the fixtures (or of ``--data_dir``) are produced one
 after another, as one DataLoader worker does, twice: with the reference's per-sample design
 (``reference_loader=True``: whole image converted to float and mirrored, colour factors applied
-in float64, the fits' meshes through the smplx layer) and with the fast loader (the default: 8-bit image, only the warp's window
-converted and mirrored, joints without meshes). Image decoding (``decode_img`` of the same files,
-8-bit) is timed on its own and reported apart; "rest" is everything else of ``__getitem__``
-(float conversion, crop, augmentation, targets).
+in float64, the fits' meshes through the smplx layer) and with the fast loader (the default:
+8-bit image, only the warp's window converted and mirrored, joints without meshes). Image
+decoding (``decode_img`` of the same files, 8-bit) is timed on its own and reported apart;
+"rest" is everything else of ``__getitem__`` (float conversion, crop, augmentation, targets).
 Both passes draw the same augmentations (numpy and ``random`` seeded identically).
 
     python tool/bench_data.py                        # stand-ins + fixtures, all data sets
@@ -169,8 +169,9 @@ def run(
     )
     note = (
         "baseline: the reference's per-sample design (reference_loader=True: whole float image "
-        "mirrored, float64 colour product, fit meshes through smplx); fast: the default loader (8-bit window patches, "
-        "joints without meshes). PW3D's train split returns GT meshes: same targets path."
+        "mirrored, float64 colour product, fit meshes through smplx); fast: the default loader "
+        "(8-bit window patches, joints without meshes). PW3D is a test set whose items carry "
+        "the GT mesh: both paths build it."
     )
     return "\n".join(header + ["", table, "", note])
 

@@ -26,8 +26,7 @@ import scipy.sparse as sp
 import torch
 from smplx.lbs import find_dynamic_lmk_idx_and_bcoords
 
-
-# Where the unit axis' components go in the flattened skew matrix [[0, -z, y], [z, 0, -x], [-y, x, 0]].
+# Where the unit axis' components go in the flattened skew [[0, -z, y], [z, 0, -x], [-y, x, 0]].
 _SKEW_POS = np.array([1, 2, 3, 5, 6, 7])
 _SKEW_SRC = np.array([2, 1, 2, 0, 1, 0])
 _SKEW_SIGN = np.array([-1.0, 1.0, 1.0, -1.0, -1.0, 1.0])
