@@ -43,6 +43,17 @@ MODES = ("train", "test")
 Tensors = Mapping[str, torch.Tensor]
 
 
+def _full_precision(device: torch.device, *tensors: torch.Tensor) -> tuple:
+    """Autocast off for what follows the networks, and their outputs as float32.
+
+    Under ``--amp bf16`` only the backbone and the heads run in bfloat16: rotation conversion,
+    camera, the human-model layer, projection and losses keep float32 (bfloat16 vertices would
+    be off by millimetres). Without autocast this changes nothing.
+    """
+    context = torch.autocast(device_type=device.type, enabled=False)
+    return context, tuple(t.float() for t in tensors)
+
+
 def _require(mapping: Tensors, keys: Sequence[str], name: str, part: str) -> None:
     missing = [key for key in keys if key not in mapping]
     if missing:
@@ -186,7 +197,24 @@ class _JointModel(Model):
         img_feat = self.backbone(img)  # (B, C, H, W)
         joint_img = self.position_net(img_feat)  # (B, J, 3) heatmap cells
         # The joints enter the rotation net detached (spec 7.1 step 2).
-        root_6d, pose_6d, shape, cam_param = self.rotation_net(img_feat, joint_img.detach())
+        heads = (joint_img, *self.rotation_net(img_feat, joint_img.detach()))
+        context, heads = _full_precision(img.device, *heads)
+        with context:
+            return self._decode(img, *heads, targets, meta_info, mode)
+
+    def _decode(
+        self,
+        img: torch.Tensor,
+        joint_img: torch.Tensor,
+        root_6d: torch.Tensor,
+        pose_6d: torch.Tensor,
+        shape: torch.Tensor,
+        cam_param: torch.Tensor,
+        targets: Tensors,
+        meta_info: Tensors,
+        mode: str,
+    ) -> dict[str, torch.Tensor]:
+        """Network outputs -> rotations, mesh, projections; losses or test outputs."""
         root_pose = rot6d_to_axis_angle(root_6d)  # (B, 3)
         pose = self._layer_pose(pose_6d)
         cam_trans = self._camera_trans(cam_param)
@@ -369,8 +397,23 @@ class FaceModel(Model):
     def _forward(
         self, img: torch.Tensor, targets: Tensors, meta_info: Tensors, mode: str
     ) -> dict[str, torch.Tensor]:
-        img_feat = self.backbone(img)
-        root_6d, jaw_6d, shape, expr, cam_param = self.regressor(img_feat)
+        context, heads = _full_precision(img.device, *self.regressor(self.backbone(img)))
+        with context:
+            return self._decode(img, *heads, targets, meta_info, mode)
+
+    def _decode(
+        self,
+        img: torch.Tensor,
+        root_6d: torch.Tensor,
+        jaw_6d: torch.Tensor,
+        shape: torch.Tensor,
+        expr: torch.Tensor,
+        cam_param: torch.Tensor,
+        targets: Tensors,
+        meta_info: Tensors,
+        mode: str,
+    ) -> dict[str, torch.Tensor]:
+        """Regressor outputs -> rotations, FLAME mesh, projections; losses or test outputs."""
         root_pose = rot6d_to_axis_angle(root_6d)  # (B, 3)
         jaw_pose = rot6d_to_axis_angle(jaw_6d)  # (B, 3)
         cam_trans = self._camera_trans(cam_param)

@@ -237,6 +237,35 @@ def test_face_outputs_match_the_flame_layer(test_models, standin_model_dir):
     assert torch.all(out["flame_joint_cam"][:, 0] == 0)
 
 
+@pytest.mark.parametrize("part", PARTS)
+def test_bf16_autocast_keeps_the_geometry_in_float32(test_models, standin_model_dir, part):
+    """Under --amp bf16 the networks run in bfloat16, but the mesh is the float32 layer of the
+    (bfloat16-derived) parameters: equal to running the layer outside autocast."""
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = run_test(test_models[part], images(part, 2, seed=6))
+    assert all(v.dtype == torch.float32 for v in out.values() if v.is_floating_point())
+    cam = out["cam_trans"][:, None]
+    with torch.no_grad():
+        if part in ("body", "hand"):
+            model_dir = str(standin_model_dir)
+            if part == "body":
+                prefix, pose_key, layer = "smpl", "body_pose", get_smpl(model_dir).layer("neutral")
+            else:
+                prefix, pose_key, layer = "mano", "hand_pose", get_mano(model_dir).layer("right")
+            pose, shape = out[f"{prefix}_pose"], out[f"{prefix}_shape"]
+            mesh = layer(global_orient=pose[:, :3], betas=shape, **{pose_key: pose[:, 3:]}).vertices
+            got = out[f"{prefix}_mesh_cam"]
+        else:
+            zero = torch.zeros(2, 3)
+            mesh = get_flame(str(standin_model_dir)).layer()(
+                global_orient=out["flame_root_pose"], jaw_pose=out["flame_jaw_pose"],
+                betas=out["flame_shape"], expression=out["flame_expr"], neck_pose=zero,
+                leye_pose=zero, reye_pose=zero,
+            ).vertices  # fmt: skip
+            got = out["flame_mesh_cam"]
+    assert torch.allclose(got, mesh + cam, atol=1e-5)
+
+
 def test_agora_test_uses_the_45_layer_joints(standin_model_dir):
     model = get_model(config("body", standin_model_dir, testset="AGORA"), "test").eval()
     out = run_test(model, images("body", 2))
