@@ -129,7 +129,7 @@ def _joint_targets(
     joint_cam = joint_coord - joint_coord[root_idx, None, :]  # (J, 3) root-relative, m
     joint_img[:, 2] = joint_cam[:, 2]
     if do_flip:
-        joint_img, joint_cam, _ = flip_joints(joint_img, joint_cam, img_shape[1], flip_pairs)
+        flip_joints(joint_img, joint_cam, img_shape[1], flip_pairs, copy=False)  # new arrays
     joint_img[:, :2] = affine_to_patch(joint_img, img2bb_trans)
     joint_img = to_heatmap_space(joint_img, cfg)
     joint_trunc = inside_heatmap(joint_img, cfg.output_hm_shape)

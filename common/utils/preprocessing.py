@@ -152,9 +152,9 @@ def get_aug_config() -> tuple[float, float, np.ndarray, bool]:
         ``(scale, rot, color_scale, do_flip)``: scale in [0.75, 1.25]; rot in degrees, in
         [-60, 60] (the integer 0 when not rotated); color_scale (3,) float64 in [0.8, 1.2].
     """
-    scale = float(np.clip(np.random.randn(), -1.0, 1.0) * SCALE_FACTOR + 1.0)
+    scale = min(max(np.random.randn(), -1.0), 1.0) * SCALE_FACTOR + 1.0  # a scalar clip
     if random.random() <= ROT_PROB:
-        rot = float(np.clip(np.random.randn(), -2.0, 2.0) * ROT_FACTOR)
+        rot = min(max(np.random.randn(), -2.0), 2.0) * ROT_FACTOR
     else:
         rot = 0
     c_low, c_up = 1.0 - COLOR_FACTOR, 1.0 + COLOR_FACTOR
@@ -423,6 +423,7 @@ def flip_joints(
     img_width: int,
     flip_pairs: Sequence[tuple[int, int]],
     joint_valid: np.ndarray | None = None,
+    copy: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Mirror joints left-right: image ``x -> W - 1 - x``, camera ``x -> -x``, pairs swapped.
 
@@ -432,17 +433,20 @@ def flip_joints(
         img_width: W of the image, px.
         flip_pairs: index pairs exchanged by the mirror.
         joint_valid: optional (J, ...) per-joint values swapped with the pairs.
+        copy: False mirrors the given arrays in place (for callers that own them).
 
     Returns:
-        New arrays ``(joint_img, joint_cam, joint_valid)`` (valid None if not given).
+        ``(joint_img, joint_cam, joint_valid)`` (valid None if not given); new arrays unless
+        ``copy`` is False.
     """
-    joint_img, joint_cam = joint_img.copy(), joint_cam.copy()
+    if copy:
+        joint_img, joint_cam = joint_img.copy(), joint_cam.copy()
+        joint_valid = None if joint_valid is None else joint_valid.copy()
     joint_cam[:, 0] = -joint_cam[:, 0]
     joint_img[:, 0] = img_width - 1 - joint_img[:, 0]
     swap_flip_pairs(joint_img, flip_pairs)
     swap_flip_pairs(joint_cam, flip_pairs)
     if joint_valid is not None:
-        joint_valid = joint_valid.copy()
         swap_flip_pairs(joint_valid, flip_pairs)
     return joint_img, joint_cam, joint_valid
 
@@ -523,7 +527,7 @@ def process_db_coord(
     joint_valid = _float_copy(joint_valid).reshape(-1, 1)
     if do_flip:
         joint_img, joint_cam, joint_valid = flip_joints(
-            joint_img, joint_cam, img_shape[1], flip_pairs, joint_valid
+            joint_img, joint_cam, img_shape[1], flip_pairs, joint_valid, copy=False
         )
     joint_cam = np.dot(aug_rotation_matrix(rot), joint_cam.transpose(1, 0)).transpose(1, 0)
     joint_img[:, :2] = affine_to_patch(joint_img, img2bb_trans)
