@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from main.config import make_config
 from tool import bench_infer, bench_train
 from tool.bench_common import NO_CUDA, BenchError, format_table, parse_positive_ints
 
@@ -61,6 +62,9 @@ def test_train_table_has_steps_loop_and_loaders(train_output: str) -> None:
     assert float(bf16[10].split("%")[0]) == pytest.approx(100 * rel, abs=0.01)
     # Step 1 runs the same weights on the same batch: bf16 changes only the arithmetic.
     assert bf16[8] == bf16[10] and float(bf16[8].split("%")[0]) < 5
+    # The jittered fp32 differs from fp32 only by rounding-level weight changes.
+    jitter = rows[f"cpu step {bench_train.FP32_JITTER.name} 1"]
+    assert float(jitter[8].split("%")[0]) < 0.01
     loop = rows["cpu loop: 1 workers + step fp32 1"]
     assert float(loop[5]) > 0
     assert float(loop[6]) == pytest.approx(float(loop[5]) / float(fp32[5]), rel=0.02, abs=0.01)
@@ -119,15 +123,31 @@ def test_infer_table_has_batches_onnx_column_and_demo(infer_output: str) -> None
 
 def test_parse_settings_puts_fp32_first_and_combines_flags() -> None:
     settings = bench_train.parse_settings("bf16,channels_last+bf16,compile")
-    assert [s.name for s in settings] == ["fp32", "bf16", "channels_last+bf16", "compile"]
-    combo = settings[2]
+    assert [s.name for s in settings][2:] == ["bf16", "channels_last+bf16", "compile"]
+    assert settings[:2] == [bench_train.FP32, bench_train.FP32_JITTER]
+    assert settings[1].jitter > 0 and settings[1].amp == "none"
+    combo = settings[3]
     assert (combo.amp, combo.channels_last, combo.compile) == ("bf16", True, False)
     assert settings[0] == bench_train.Setting("fp32", "none", False, False)
     names = [s.name for s in bench_train.parse_settings("fp32,compile,bf16+compile", True)]
-    assert names == ["fp32"]
+    assert names == ["fp32", bench_train.FP32_JITTER.name]
     for bad in ("fp16", "bf16+bf16", "bf16+fp32"):
         with pytest.raises(BenchError, match="--settings"):
             bench_train.parse_settings(bad)
+
+
+def test_jitter_setting_changes_the_weights_at_the_rounding_level(standin_model_dir, tmp_path):
+    cfg = make_config("body", human_model_path=str(standin_model_dir), resnet_type=18,
+                      no_imagenet=True, output_dir=str(tmp_path))  # fmt: skip
+    plain = bench_train.make_trainer(cfg, bench_train.FP32, 0).model.state_dict()
+    jittered = bench_train.make_trainer(cfg, bench_train.FP32_JITTER, 0).model.state_dict()
+    changed = 0
+    for key, value in plain.items():
+        if value.is_floating_point() and value.abs().sum() > 0 and "running" not in key:
+            rel = ((jittered[key] - value).abs() / value.abs().clamp_min(1e-30)).max()
+            assert rel < 1e-5, key  # about 1e-6 N(0, 1), never more than a few 1e-6
+            changed += bool(rel > 0)
+    assert changed > 10  # every trained tensor moved
 
 
 def test_format_table_aligns_columns_and_spans_notes() -> None:

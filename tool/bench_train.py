@@ -91,13 +91,18 @@ class Setting:
     amp: str  # Config.amp: 'none' or 'bf16'
     channels_last: bool
     compile: bool
+    jitter: float = 0.0  # initial weights multiplied by 1 + jitter * N(0, 1)
 
 
 FP32 = Setting("fp32", "none", False, False)
+# fp32 from weights changed at the rounding level: how far fp32 drifts from itself over the
+# steps, the floor below which a setting's loss@N difference says nothing.
+FP32_JITTER = Setting("fp32 jitter 1e-6", "none", False, False, jitter=1e-6)
 
 
 def parse_settings(text: str, no_compile: bool = False) -> list[Setting]:
-    """``'fp32,bf16,channels_last,compile'`` -> settings, fp32 first (added if absent).
+    """``'fp32,bf16,channels_last,compile'`` -> settings, fp32 and :data:`FP32_JITTER` first
+    (added if absent).
 
     Args:
         text: comma-separated names; a name is ``fp32`` or flags of :data:`SETTING_FLAGS`
@@ -107,7 +112,7 @@ def parse_settings(text: str, no_compile: bool = False) -> list[Setting]:
     Raises:
         BenchError: an unknown or repeated flag.
     """
-    settings = [FP32]
+    settings = [FP32, FP32_JITTER]
     for name in dict.fromkeys(n.strip() for n in text.split(",") if n.strip()):
         if name == "fp32":
             continue
@@ -150,6 +155,12 @@ def make_trainer(cfg: Config, setting: Setting, seed: int) -> Trainer:
     close_run_logger(trainer.logger)  # no console or file lines from the bench
     torch.manual_seed(seed)
     trainer._make_model()
+    if setting.jitter:
+        noise = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            for param in trainer.model.parameters():
+                scale = 1 + setting.jitter * torch.randn(param.shape, generator=noise)
+                param.mul_(scale.to(param.device))
     if setting.compile:
         trainer.model = compile_model(trainer.model)
     return trainer
@@ -440,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--iters", type=int, default=3, help="timed steps per setting")
     parser.add_argument(
-        "--loader_samples", type=int, default=16, help="samples read per data set (loader rows)"
+        "--loader_samples", type=int, default=64, help="samples read per data set (loader rows)"
     )
     parser.add_argument(
         "--workers",
@@ -521,7 +532,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "device in this run.\n"
         f"loss@k: total loss of step k on one fixed batch, every setting from the same initial "
         f"weights (step 1: numerics only; step {steps}: after {steps - 1} Adam updates); vs fp32: "
-        f"relative difference (target within {LOSS_TARGET:.0%} on GPU).\n"
+        f"relative difference (target within {LOSS_TARGET:.0%} on GPU). '{FP32_JITTER.name}': "
+        f"fp32 from weights multiplied by 1 + {FP32_JITTER.jitter:g} N(0, 1), how far fp32 "
+        "drifts from itself; another setting's loss@N difference means little below it.\n"
         "loader: one process, num_workers=0, torch and OpenCV on one thread (= one DataLoader "
         "worker); img/s there = samples/s.\n"
         f"loop: DataLoader workers feeding the fp32 step (mean over {args.iters} iterations after "
