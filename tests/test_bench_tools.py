@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from main.config import make_config
-from tool import bench_infer, bench_train
+from tool import bench_data, bench_infer, bench_train
 from tool.bench_common import NO_CUDA, BenchError, format_table, parse_positive_ints
 
 TRAIN_COLUMNS = ["part", "device", "measure", "batch", "img/s", "it/s", "x fp32", "warm-up s",
@@ -116,6 +116,44 @@ def test_infer_table_has_batches_onnx_column_and_demo(infer_output: str) -> None
     else:
         assert "onnxruntime: CPU execution provider" in infer_output
         assert "body: ONNX export took" in infer_output
+
+
+def _rows_after(printed: str, header_start: str) -> tuple[list[str], list[list[str]]]:
+    """Header cells and rows of the printed table whose header starts with ``header_start``."""
+    lines = printed.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.strip():
+            break
+        rows.append(re.split(r"\s{2,}", line.strip()))
+    return re.split(r"\s{2,}", lines[start].strip()), rows
+
+
+def test_data_bench_tables(standin_model_dir: Path, fixture_data_dir: Path) -> None:
+    argv = [
+        "--datasets", "FFHQ,MPII", "--human_model_path", str(standin_model_dir),
+        "--data_dir", str(fixture_data_dir), "--seconds", "0.02", "--repeats", "1",
+    ]  # fmt: skip
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        bench_data.main(argv)
+    printed = buffer.getvalue()
+    header, rows = _rows_after(printed, "dataset  ")
+    assert header[-3:] == ["rest ms (baseline)", "rest ms (fast)", "rest speed-up"]
+    assert [(r[0], r[1]) for r in rows] == [("FFHQ", "face"), ("MPII", "body")]
+    for row in rows:
+        baseline, fast = float(row[5]), float(row[6])
+        assert baseline > 0 and fast > 0 and float(row[2]) > 0 and float(row[3]) > 0
+        assert float(row[7]) == pytest.approx(baseline / fast, rel=0.1, abs=0.1)
+    header, rows = _rows_after(printed, "frame  ")
+    assert header == ["frame", "size", "patch", "patch ms (baseline)", "patch ms (fast)",
+                      "speed-up"]  # fmt: skip
+    assert [r[1] for r in rows] == ["1000x1002", "640x480", "1280x720", "1024x1024"]
+    for row in rows:
+        assert float(row[5]) == pytest.approx(float(row[3]) / float(row[4]), rel=0.1, abs=0.1)
+    with pytest.raises(SystemExit):
+        bench_data.main(["--datasets", "Nope"])
 
 
 # ---- pure helpers ----------------------------------------------------------------------------

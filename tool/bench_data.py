@@ -9,6 +9,10 @@ decoding (``decode_img`` of the same files, 8-bit) is timed on its own and repor
 "rest" is everything else of ``__getitem__`` (float conversion, crop, augmentation, targets).
 Both passes draw the same augmentations (numpy and ``random`` seeded identically).
 
+The fixtures' images are small (about 256 x 256); a second table times the patch step alone
+(float conversion, mirror, warp, colour factors: everything of the image but its decoding) on
+random frames of the data sets' real sizes, reference against fast path.
+
     python tool/bench_data.py                        # stand-ins + fixtures, all data sets
     python tool/bench_data.py --datasets Human36M,FFHQ --seconds 3
     python tool/bench_data.py --human_model_path PATH --data_dir PATH
@@ -20,16 +24,19 @@ import os
 import os.path as osp
 import sys
 
-# One thread per worker, BLAS included (read when numpy loads, so set before any import).
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# One thread per worker, BLAS included (read when numpy loads, so set before any import; only
+# when run as a script, so that importing the module changes nothing).
+if __name__ == "__main__":
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import logging  # noqa: E402
 import random  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Iterator, Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 import cv2  # noqa: E402
@@ -37,7 +44,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torchvision.transforms as T  # noqa: E402
 
-from common.utils.preprocessing import decode_img  # noqa: E402
+from common.utils.preprocessing import augmentation, decode_img  # noqa: E402
 from data.dataset import BaseDataset  # noqa: E402
 from data.registry import get_dataset_class  # noqa: E402
 from main.config import make_config  # noqa: E402
@@ -64,6 +71,13 @@ DATASET_PARTS = {
     "FFHQ": "face",
 }
 SEED = 0
+# Frame sizes (H, W) of the real data sets for the patch-step table; the part gives the patch.
+FRAME_SIZES = {
+    "Human36M": ((1002, 1000), "body"),
+    "MSCOCO": ((480, 640), "body"),
+    "AGORA 720p": ((720, 1280), "body"),
+    "FFHQ": ((1024, 1024), "face"),
+}
 
 
 @dataclass
@@ -120,6 +134,55 @@ def bench_dataset(dataset: BaseDataset, seconds: float, repeats: int) -> tuple[T
     return Timing(min(slow), min(decode)), Timing(min(fast), min(decode))
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch and OpenCV on one thread inside, as in one DataLoader worker; restored after."""
+    threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads[0])
+        cv2.setNumThreads(threads[1])
+
+
+def time_patch(img: np.ndarray, bbox: np.ndarray, shape: tuple, reference: bool, count: int):
+    """Mean seconds of the patch step of one training sample (seeded draws): the reference
+    converts the whole 8-bit frame to float first, as its image reading does."""
+    np.random.seed(SEED)
+    random.seed(SEED)
+    start = time.perf_counter()
+    for _ in range(count):
+        frame = img.astype(np.float32) if reference else img
+        augmentation(frame, bbox, "train", shape, reference=reference)
+    return (time.perf_counter() - start) / count
+
+
+def patch_table(seconds: float, repeats: int) -> str:
+    """The patch-step table on random frames of :data:`FRAME_SIZES` (box: 60% of the height)."""
+    rng = np.random.default_rng(SEED)
+    rows = []
+    for name, ((height, width), part) in FRAME_SIZES.items():
+        shape = tuple(make_config(part).input_img_shape)
+        img = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        box_h = 0.6 * height
+        box_w = box_h * shape[1] / shape[0]
+        bbox = np.array([(width - box_w) / 2, (height - box_h) / 2, box_w, box_h], np.float32)
+        count = max(3, int(seconds / max(time_patch(img, bbox, shape, True, 3), 1e-6)))
+        slow, fast = [], []
+        for _ in range(repeats):
+            slow.append(time_patch(img, bbox, shape, True, count))
+            fast.append(time_patch(img, bbox, shape, False, count))
+        rows.append([
+            name, f"{width}x{height}", f"{shape[1]}x{shape[0]}", fmt(min(slow) * 1000),
+            fmt(min(fast) * 1000), fmt(min(slow) / min(fast), 1),
+        ])  # fmt: skip
+    return format_table(
+        ["frame", "size", "patch", "patch ms (baseline)", "patch ms (fast)", "speed-up"], rows
+    )
+
+
 def run(
     datasets: Sequence[str],
     human_model_path: str | None,
@@ -127,12 +190,10 @@ def run(
     seconds: float,
     repeats: int,
 ) -> str:
-    """Benchmark ``datasets`` and return the report (header lines and the table)."""
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
+    """Benchmark ``datasets`` and return the report (header lines and the tables)."""
     rows = []
-    with bench_inputs(human_model_path, data_dir, datasets) as inputs:
-        header = [machine_summary(), "one process; torch, OpenCV and BLAS limited to 1 thread"]
+    with one_thread(), bench_inputs(human_model_path, data_dir, datasets) as inputs:
+        header = [machine_summary(), "one process; torch and OpenCV limited to 1 thread"]
         if inputs.made:
             header.append("inputs: " + ", ".join(inputs.made) + " in a temporary folder")
         for name in datasets:
@@ -173,7 +234,14 @@ def run(
         "(8-bit window patches, joints without meshes). PW3D is a test set whose items carry "
         "the GT mesh: both paths build it."
     )
-    return "\n".join(header + ["", table, "", note])
+    with one_thread():
+        patches = patch_table(seconds, repeats)
+    patch_note = (
+        "patch step on random frames of the real sizes, box 60% of the frame height: baseline "
+        "float frame (conversion included), mirrored whole, float64 colour product; fast: 8-bit "
+        "frame, window only"
+    )
+    return "\n".join(header + ["", table, "", note, "", patches, "", patch_note])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
