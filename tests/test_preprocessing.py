@@ -282,11 +282,13 @@ def _reference_patch(img8: np.ndarray, bbox, scale, rot, do_flip, out_shape) -> 
 
 
 def test_uint8_window_patch_is_the_float_patch_bit_for_bit() -> None:
-    """Random boxes (inside, across the border, far outside), scales, rotations and flips:
-    the uint8 window path equals the whole-image float reference exactly."""
+    """Random boxes (inside, across the border, far outside), scales, rotations and flips on
+    frames of alternating sizes (the reused frame buffer holds the other frame's pixels): the
+    uint8 window path equals the whole-image float reference exactly."""
     rng = np.random.default_rng(7)
-    img8 = rng.integers(0, 256, (150, 210, 3), dtype=np.uint8)
+    frames = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((150, 210, 3), (90, 70, 3))]
     for k in range(400):
+        img8 = frames[k % 3 == 1]
         w = rng.uniform(4.0, 320.0)
         bbox = [rng.uniform(-250.0, 300.0), rng.uniform(-250.0, 250.0), w, w * rng.uniform(0.5, 2)]
         scale = rng.uniform(0.75, 1.25)

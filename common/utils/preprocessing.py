@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import random
+import threading
 from typing import Sequence
 
 import cv2
@@ -242,8 +243,8 @@ def generate_patch_image(
 
     A float image is mirrored whole and warped, as the reference does. A uint8 image gives the
     patch of its float32 conversion, bit for bit; with 3 channels, with less work: only the
-    window that the warp reads is converted (and mirrored) into an otherwise black float32
-    image of the same size, which is then warped with the same matrix (:func:`_window_image`).
+    window that the warp reads is converted (and mirrored) into a float32 frame of the same
+    size, which is then warped with the same matrix (:func:`_window_image`).
 
     Args:
         cvimg: (H, W, C) image, float or uint8.
@@ -306,19 +307,36 @@ def _source_window(
     return bounds[1], bounds[0]
 
 
+_FRAME_BUFFER = threading.local()  # per thread: a reusable float32 frame for the window path
+
+
+def _frame_buffer(height: int, width: int) -> np.ndarray:
+    """A (height, width, 4) float32 view of this thread's frame buffer, grown when needed.
+
+    Its content is whatever the last sample left: the warp reads only inside the window that
+    :func:`_window_image` fills, so the rest never matters (and costs no allocation, no zeroing
+    and no page faults per sample).
+    """
+    buffer = getattr(_FRAME_BUFFER, "array", None)
+    if buffer is None or buffer.shape[0] < height or buffer.shape[1] < width:
+        shape = (height, width) if buffer is None else np.maximum(buffer.shape[:2], (height, width))
+        buffer = _FRAME_BUFFER.array = np.empty((int(shape[0]), int(shape[1]), 4), np.float32)
+    return buffer[:height, :width]
+
+
 def _window_image(img: np.ndarray, window: tuple[slice, slice], do_flip: bool) -> np.ndarray:
-    """A black (H, W, 4) float32 image with ``window`` (rows, columns of the possibly mirrored
-    image) filled from the (H, W, 3) uint8 ``img``, mirrored left-right when ``do_flip``.
+    """A (H, W, 4) float32 frame whose ``window`` (rows, columns of the possibly mirrored image)
+    holds the (H, W, 3) uint8 ``img``, mirrored left-right when ``do_flip``; pixels outside the
+    window are undefined (the warp never reads them).
 
     The fourth channel is there for speed: OpenCV warps 4-channel float images about twice as
     fast as 3-channel ones and computes every channel alike (the equality with the reference's
-    3-channel warp is tested). ``np.zeros`` pages are mapped lazily, so pixels outside the
-    window cost nothing.
+    3-channel warp is tested).
     """
     rows, cols = window
-    out = np.zeros(img.shape[:2] + (4,), dtype=np.float32)
+    out = _frame_buffer(*img.shape[:2])
     if rows.start == rows.stop or cols.start == cols.stop:
-        return out  # the window lies outside the image: a black patch
+        return out  # the window lies outside the image: nothing of it is read
     if do_flip:
         width = img.shape[1]
         part = cv2.flip(img[rows, width - cols.stop : width - cols.start], 1)
