@@ -315,12 +315,13 @@ def _frame_buffer(height: int, width: int) -> np.ndarray:
 
     Its content is whatever the last sample left: the warp reads only inside the window that
     :func:`_window_image` fills, so the rest never matters (and costs no allocation, no zeroing
-    and no page faults per sample).
+    and no page faults per sample). It starts at zero, so it only ever holds finite pixel values
+    (a read with zero weight can never bring in a NaN).
     """
     buffer = getattr(_FRAME_BUFFER, "array", None)
     if buffer is None or buffer.shape[0] < height or buffer.shape[1] < width:
         shape = (height, width) if buffer is None else np.maximum(buffer.shape[:2], (height, width))
-        buffer = _FRAME_BUFFER.array = np.empty((int(shape[0]), int(shape[1]), 4), np.float32)
+        buffer = _FRAME_BUFFER.array = np.zeros((int(shape[0]), int(shape[1]), 4), np.float32)
     return buffer[:height, :width]
 
 
