@@ -208,9 +208,9 @@ class BaseDataset(Dataset):
             training targets are computed without their meshes (:mod:`common.utils.joint_fk`).
             True: the reference's per-sample design, every image converted to float and
             mirrored whole, the colour factors applied in float64, every fit's mesh through the
-            smplx layer. Both give the same samples
-            (the image bit for bit, the targets up to float32 rounding); True is several times
-            slower, the baseline of ``tool/bench_data.py``. Set it on an instance.
+            smplx layer. Both give the same samples (the image bit for bit, the targets up to
+            float32 rounding); True is several times slower, the baseline of
+            ``tool/bench_data.py``. Set it on an instance.
     """
 
     name: str = ""

@@ -1,6 +1,7 @@
-"""Helpers shared by ``tool/bench_train.py`` and ``tool/bench_infer.py``.
+"""Helpers shared by the benchmark scripts (``tool/bench_*.py``).
 
-Machine description (cores, threads, load), device selection with the "not measured" note for an
+Machine description (cores, threads, load), one-thread sections as in a loader worker, device
+selection with the "not measured" note for an
 absent CUDA device, a clock that waits for the device, stand-in human models and fixture data sets
 in a temporary folder when the user gives none, and plain-text table printing.
 """
@@ -16,12 +17,26 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+import cv2
 import torch
 
 from main.config import PARTS
 
 DEVICES = ("cpu", "cuda")
 NO_CUDA = "not measured (no CUDA device)"
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch and OpenCV on one thread inside, as in one DataLoader worker; restored after."""
+    threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads[0])
+        cv2.setNumThreads(threads[1])
 
 
 class BenchError(ValueError):

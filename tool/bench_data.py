@@ -32,16 +32,13 @@ if __name__ == "__main__":
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import logging  # noqa: E402
 import random  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterator, Sequence  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 import torchvision.transforms as T  # noqa: E402
 
 from common.utils.preprocessing import augmentation, decode_img  # noqa: E402
@@ -55,6 +52,7 @@ from tool.bench_common import (  # noqa: E402
     fmt,
     format_table,
     machine_summary,
+    one_thread,
     parse_names,
 )
 
@@ -134,20 +132,9 @@ def bench_dataset(dataset: BaseDataset, seconds: float, repeats: int) -> tuple[T
     return Timing(min(slow), min(decode)), Timing(min(fast), min(decode))
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """torch and OpenCV on one thread inside, as in one DataLoader worker; restored after."""
-    threads = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads[0])
-        cv2.setNumThreads(threads[1])
-
-
-def time_patch(img: np.ndarray, bbox: np.ndarray, shape: tuple, reference: bool, count: int):
+def time_patch(
+    img: np.ndarray, bbox: np.ndarray, shape: tuple, reference: bool, count: int
+) -> float:
     """Mean seconds of the patch step of one training sample (seeded draws): the reference
     converts the whole 8-bit frame to float first, as its image reading does."""
     np.random.seed(SEED)

@@ -68,6 +68,7 @@ from tool.bench_common import (  # noqa: E402
     load_summary,
     machine_summary,
     median,
+    one_thread,
     parse_devices,
     parse_parts,
     synchronize,
@@ -248,10 +249,7 @@ def measure_steps(
 
 def loader_rate(dataset: Dataset, batch_size: int, samples: int, seed: int) -> tuple[float, float]:
     """(samples/s, batches/s) of one loader process: ``num_workers=0``, one torch/OpenCV thread."""
-    torch_threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
-    try:
+    with one_thread():
         seed_everything(seed)
         sampler = RandomSampler(
             dataset, replacement=True, num_samples=samples,
@@ -261,9 +259,6 @@ def loader_rate(dataset: Dataset, batch_size: int, samples: int, seed: int) -> t
         start = time.perf_counter()
         batches = sum(1 for _ in loader)
         seconds = time.perf_counter() - start
-    finally:
-        torch.set_num_threads(torch_threads)
-        cv2.setNumThreads(cv_threads)
     return samples / seconds, batches / seconds
 
 
