@@ -22,6 +22,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tool.standin import mano_hand, smpl_gender
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Library stack and machine of the recording.
@@ -113,3 +117,10 @@ def test_every_written_file_matches_its_recorded_sha256(tmp_path: Path) -> None:
     assert sorted(written) == sorted(EXPECTED_SHA256)
     changed = [name for name in EXPECTED_SHA256 if written[name] != EXPECTED_SHA256[name]]
     assert not changed, f"bytes changed: {changed}"
+
+
+def test_unknown_gender_or_hand_is_refused() -> None:
+    with pytest.raises(ValueError, match="gender.*'neutral', 'male', 'female'.*'child'"):
+        smpl_gender("child")
+    with pytest.raises(ValueError, match="hand_type.*'lft'"):
+        mano_hand("lft")
