@@ -75,3 +75,22 @@ def test_bad_layers_are_named():
     loud = PartLayer("body", np.zeros((H, W, 3)), np.full((H, W), 2.0))
     with pytest.raises(ValueError, match=r"mask values must lie in \[0, 1\]"):
         composite_parts(image, [loud])
+
+
+def test_mask_of_a_real_render_matches_a_render_over_white():
+    import trimesh
+
+    from common.utils.vis import render_mesh
+
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.4)
+    vertices, faces = np.asarray(sphere.vertices) + [0.1, 0.0, 3.0], np.asarray(sphere.faces)
+    cam = {"focal": (200.0, 200.0), "princpt": (40.0, 30.0)}
+    black = render_mesh(np.zeros((60, 80, 3)), vertices, faces, cam)
+    white = render_mesh(np.full((60, 80, 3), 255.0), vertices, faces, cam)
+    mask = mask_of_black_render(black)
+    # Over white the covered pixels are at most 0.8 * 255; the others stay 255.
+    np.testing.assert_array_equal(mask, np.all(white < 255, axis=2))
+    assert 0.1 < mask.mean() < 0.9
+    photo = np.random.default_rng(0).uniform(0, 255, (60, 80, 3))
+    out = composite_parts(photo, [PartLayer("body", black, mask)])
+    np.testing.assert_allclose(out, render_mesh(photo, vertices, faces, cam), atol=1e-3)
