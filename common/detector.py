@@ -229,8 +229,9 @@ class KeypointDetector:
         """
         img = np.asarray(img_rgb_uint8)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-            raise ValueError(f"detector input must be (H, W, 3) uint8 RGB, got {img.dtype} "
-                             f"{img.shape}")
+            raise ValueError(
+                f"detector input must be (H, W, 3) uint8 RGB, got {img.dtype} " f"{img.shape}"
+            )
         device = next(self.model.parameters()).device
         tensor = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).to(device) / 255
         with torch.no_grad():

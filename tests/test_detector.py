@@ -98,8 +98,10 @@ def test_state_dict_that_does_not_fit_names_the_keys(untrained_state, tmp_path):
     path = str(tmp_path / "broken.pth")
     torch.save({kept: state[kept], "extra.weight": torch.zeros(1)}, path)
     num_missing = len([k for k in state if not k.endswith("num_batches_tracked")]) - 1
-    with pytest.raises(det.DetectorError, match=rf"{num_missing} missing keys \['backbone.*"
-                       r"1 unexpected keys \['extra.weight'\]"):
+    with pytest.raises(
+        det.DetectorError,
+        match=rf"{num_missing} missing keys \['backbone.*" r"1 unexpected keys \['extra.weight'\]",
+    ):
         det.load_detector(path, min_size=SMALL)
     with pytest.raises(det.DetectorError, match="--detector_weights .*nowhere.pth: no such file"):
         det.load_detector(str(tmp_path / "nowhere.pth"))
@@ -109,7 +111,9 @@ def test_state_dict_that_does_not_fit_names_the_keys(untrained_state, tmp_path):
 
 
 def test_offline_without_weights_says_how_to_get_them(empty_hub, monkeypatch):
-    expected_file = os.path.join(empty_hub, "checkpoints", "keypointrcnn_resnet50_fpn_coco-fc266e95.pth")
+    expected_file = os.path.join(
+        empty_hub, "checkpoints", "keypointrcnn_resnet50_fpn_coco-fc266e95.pth"
+    )
     assert det.cached_weights_path() == expected_file
     with pytest.raises(det.DetectorError) as err:
         det.load_detector(download=False)
@@ -120,13 +124,15 @@ def test_offline_without_weights_says_how_to_get_them(empty_hub, monkeypatch):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(det, "_download_state", no_network)
-    with pytest.raises(det.DetectorError, match="download failed: .*name resolution.*"
-                       "--detector_weights PATH"):
+    with pytest.raises(
+        det.DetectorError, match="download failed: .*name resolution.*" "--detector_weights PATH"
+    ):
         det.load_detector()
 
 
-def test_weights_in_the_torchvision_cache_are_used_without_a_path(untrained_state, empty_hub,
-                                                                 monkeypatch):
+def test_weights_in_the_torchvision_cache_are_used_without_a_path(
+    untrained_state, empty_hub, monkeypatch
+):
     path, state = untrained_state
     os.makedirs(os.path.dirname(det.cached_weights_path()))
     os.symlink(path, det.cached_weights_path())

@@ -164,8 +164,11 @@ def test_params_jsonl_has_one_line_per_frame(tmp_path):
         writer.write(2, "frame_000002", [])  # nobody found
     lines = [json.loads(line) for line in open(path, encoding="utf-8")]
     assert writer.lines_written == 2
-    assert lines[0] == {"frame": 0, "name": "frame_000000",
-                        "people": [{"id": 0, "box": [1.5, 2.0, 3.0, 4.0], "score": 0.5}]}
+    assert lines[0] == {
+        "frame": 0,
+        "name": "frame_000000",
+        "people": [{"id": 0, "box": [1.5, 2.0, 3.0, 4.0], "score": 0.5}],
+    }
     assert lines[1] == {"frame": 2, "name": "frame_000002", "people": []}
     with media.ParamsJsonlWriter(str(tmp_path / "x.jsonl")) as bad:
         with pytest.raises(TypeError, match="set is not JSON serialisable"):

@@ -68,21 +68,25 @@ def test_hand_box_turns_and_scales_with_the_arm():
     turned[:, :2] = (kps[:, :2] - pivot) @ rot.T * 2 + pivot  # rotated by 70 deg, scaled x2
     turned_box = pb.hand_box(turned, "right", 0.5).box
     np.testing.assert_allclose(turned_box[2:], box.box[2:] * 2, rtol=1e-5)
-    np.testing.assert_allclose(centre(turned_box), (centre(box.box) - pivot) @ rot.T * 2 + pivot,
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        centre(turned_box), (centre(box.box) - pivot) @ rot.T * 2 + pivot, atol=1e-3
+    )
 
 
 def test_mirrored_person_swaps_the_hands():
     kps = standing_person()
     mirrored = kps.copy()
     mirrored[:, 0] = IMAGE[0] - kps[:, 0]
-    swap = [pb.KP[n.replace("left", "T").replace("right", "left").replace("T", "right")]
-            for n in pb.COCO_KEYPOINT_NAMES]
+    swap = [
+        pb.KP[n.replace("left", "T").replace("right", "left").replace("T", "right")]
+        for n in pb.COCO_KEYPOINT_NAMES
+    ]
     mirrored = mirrored[swap]  # the person's left is now drawn where the right was
     right = pb.hand_box(kps, "right", 0.5).box
     left = pb.hand_box(mirrored, "left", 0.5).box
-    np.testing.assert_allclose(centre(left), [IMAGE[0] - centre(right)[0], centre(right)[1]],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        centre(left), [IMAGE[0] - centre(right)[0], centre(right)[1]], atol=1e-4
+    )
 
 
 def test_hidden_hand_gives_no_box_and_says_why():
@@ -102,8 +106,9 @@ def test_frontal_face_is_sized_by_the_ears_and_holds_every_face_point():
     kps = standing_person()
     face = pb.face_box(kps, 0.5).box
     ear_to_ear = 32.0  # 116 - 84, ears at the same height
-    assert face[2] == pytest.approx(pb.FACE_SIZE * ear_to_ear / pb.FACE_PAIR_WIDTHS[
-        ("left_ear", "right_ear")])
+    assert face[2] == pytest.approx(
+        pb.FACE_SIZE * ear_to_ear / pb.FACE_PAIR_WIDTHS[("left_ear", "right_ear")]
+    )
     np.testing.assert_allclose(centre(face), [100, (34 + 40) / 2])
     for name in pb.FACE_POINTS:
         assert contains(face, kps[pb.KP[name], :2])

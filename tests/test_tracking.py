@@ -27,7 +27,7 @@ def test_greedy_match_takes_the_largest_overlap_first():
 
 
 def crossing_frames(steps: int) -> list[np.ndarray]:
-    """Two people walking past each other: A left to right, B right to left, B lower (farther back)."""
+    """Two people walking past each other: A left to right, B right to left and farther back."""
     frames = []
     for t in range(steps):
         a = [10 * t, 0, 40, 100]

@@ -96,9 +96,7 @@ def _missing(kps: np.ndarray, names: Sequence[str], min_score: float) -> dict[st
 
 def _square(centre: np.ndarray, side: float) -> np.ndarray:
     """The ``[x, y, w, h]`` float32 square of side ``side`` centred at ``centre`` (x, y)."""
-    return np.array(
-        [centre[0] - side / 2, centre[1] - side / 2, side, side], dtype=np.float32
-    )
+    return np.array([centre[0] - side / 2, centre[1] - side / 2, side, side], dtype=np.float32)
 
 
 def _checked(box: np.ndarray, what: str, image_size: tuple[int, int] | None) -> PartBox:
@@ -128,9 +126,7 @@ def body_box(box_xywh: Sequence[float], image_size: tuple[int, int]) -> PartBox:
     x1, y1 = max(x, 0.0), max(y, 0.0)
     x2, y2 = min(x + w, float(width)), min(y + h, float(height))
     if not (x2 - x1 >= 1 and y2 - y1 >= 1):
-        return PartBox(
-            None, f"body box {[x, y, w, h]} is empty inside the {width}x{height} image"
-        )
+        return PartBox(None, f"body box {[x, y, w, h]} is empty inside the {width}x{height} image")
     return PartBox(np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float32))
 
 
