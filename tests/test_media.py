@@ -106,6 +106,18 @@ def test_folder_skips_and_reports_an_unreadable_file(tmp_path, caplog):
     assert [f.name for f in media.MediaInput(str(tmp_path), every_nth=2)] == ["a", "c"]
 
 
+def test_odd_sized_frames_gain_an_edge_column_and_row(tmp_path):
+    path = str(tmp_path / "odd.mp4")
+    frame = np.zeros((49, 65, 3), np.uint8)
+    frame[:, 60:] = 200  # a bright band at the right edge
+    with media.VideoWriter(path, 7.0) as writer:
+        for _ in range(3):
+            writer.write(frame)
+    back = list(media.MediaInput(path))
+    assert len(back) == 3 and back[0].image.shape == (50, 66, 3)
+    assert back[0].image[:, 63:].mean() > 180  # the band is kept, and copied into column 65
+
+
 def test_missing_and_unknown_inputs_are_named(tmp_path):
     with pytest.raises(media.MediaError, match="no such file or folder"):
         media.MediaInput(str(tmp_path / "nothing"))

@@ -200,6 +200,8 @@ class VideoWriter:
     """Write RGB frames into an ``.mp4`` file (MPEG-4 part 2, ``mp4v``) with OpenCV.
 
     The file is created with the size of the first frame; every frame must have that size.
+    MPEG-4 needs an even width and height (OpenCV would silently drop the last column or row):
+    an odd-sized frame gets one more column (right) or row (bottom) copied from its edge.
 
     Args:
         path: output file (its folder must exist).
@@ -221,8 +223,10 @@ class VideoWriter:
         if img.ndim != 3 or img.shape[2] != 3:
             raise ValueError(f"{self.path}: a frame must be (H, W, 3), got {img.shape}")
         size = (img.shape[1], img.shape[0])
+        img = np.pad(img, ((0, img.shape[0] % 2), (0, img.shape[1] % 2), (0, 0)), mode="edge")
         if self._writer is None:
-            writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, size)
+            even = (img.shape[1], img.shape[0])
+            writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, even)
             if not writer.isOpened():
                 raise MediaError(
                     f"{self.path}: OpenCV cannot write an mp4v video there (does the folder "

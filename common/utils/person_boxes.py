@@ -26,8 +26,8 @@ image border (the demo's box processing handles that, as for typed boxes).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
