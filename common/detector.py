@@ -140,7 +140,13 @@ def read_detector_state(
         return state, weights_path
     cached = cached_weights_path()
     if osp.isfile(cached):
-        return torch.load(cached, map_location="cpu", weights_only=True), cached
+        try:
+            return torch.load(cached, map_location="cpu", weights_only=True), cached
+        except Exception as err:  # a truncated or foreign file
+            raise DetectorError(
+                f"{cached}: cannot read torchvision's cached detector weights ({err!r}); delete "
+                f"the file to download it again, or pass {WEIGHTS_FLAG} PATH"
+            ) from err
     if not download:
         raise DetectorError(_missing_weights_message(f"{cached} does not exist"))
     try:

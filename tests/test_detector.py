@@ -144,6 +144,11 @@ def test_weights_in_the_torchvision_cache_are_used_without_a_path(
     read, source = det.read_detector_state()
     assert source == det.cached_weights_path()
     assert read.keys() == state.keys()
+    os.remove(det.cached_weights_path())
+    with open(det.cached_weights_path(), "wb") as f:
+        f.write(b"half a download")
+    with pytest.raises(det.DetectorError, match="cached detector weights .*delete the file"):
+        det.read_detector_state()
 
 
 def test_bad_input_and_arguments_are_refused(untrained_state, loaded):
