@@ -233,8 +233,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--parts", required=True, help="body, hand or face")
     parser.add_argument("--dataset", required=True, help="dataset name, e.g. Human36M")
     parser.add_argument("--split", required=True, choices=("train", "test"))
-    parser.add_argument("--n", type=int, default=16, help="number of random samples")
-    parser.add_argument("--index", type=int, nargs="+", default=None, help="these samples")
+    parser.add_argument("--n", type=int, default=16, help="number of random samples (default 16)")
+    parser.add_argument(
+        "--index",
+        type=int,
+        nargs="+",
+        default=None,
+        help="these samples instead of --n random ones",
+    )
     parser.add_argument("--seed", type=int, default=0, help="sample choice and augmentation")
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument("--data_dir", default=None, help="folder holding the data sets")
