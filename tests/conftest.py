@@ -23,7 +23,7 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
 @pytest.fixture(scope="session")
 def standin_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Stand-in SMPL/MANO/FLAME files in the official layout (chumpy-style pickles)."""
-    from tool.make_standin_models import make_standin_models
+    from tool.standin import make_standin_models
 
     out = tmp_path_factory.mktemp("human_model_files")
     make_standin_models(str(out))
@@ -33,7 +33,7 @@ def standin_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def standin_model_dir_numpy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same stand-ins as cleaned pickles of plain NumPy arrays (readable by smplx itself)."""
-    from tool.make_standin_models import make_standin_models
+    from tool.standin import make_standin_models
 
     out = tmp_path_factory.mktemp("human_model_files_numpy")
     make_standin_models(str(out), variant="numpy")

@@ -13,7 +13,7 @@ import scipy.sparse.csgraph
 import torch
 
 from common.utils.human_models import FLAME, get_flame, get_smpl
-from tool import make_standin_models as standin
+from tool import standin
 
 ROOT_PARENT = 4294967295
 PARENTS = {

@@ -24,6 +24,7 @@ from common.utils.transforms import (
     transform_joint_to_other_db,
     world2cam,
 )
+from data.metrics import pa_mean_distance
 
 
 def _matrix_to_6d(R: np.ndarray) -> np.ndarray:
@@ -190,6 +191,39 @@ def test_similarity_alignment_handles_reflection_case() -> None:
     B = A * np.array([-1.0, 1.0, 1.0])
     _, R, _ = rigid_transform_3D(A, B)
     assert np.linalg.det(R) == pytest.approx(1.0)
+
+
+def umeyama(A: np.ndarray, B: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares similarity ``B ~= c R a + t`` (Umeyama 1991), written out independently."""
+    mu_a, mu_b = A.mean(0), B.mean(0)
+    a, b = A - mu_a, B - mu_b
+    sigma = b.T @ a / len(A)  # (3, 3) cross-covariance, target x source
+    U, d, Vt = np.linalg.svd(sigma)
+    S = np.diag([1.0, 1.0, np.sign(np.linalg.det(U) * np.linalg.det(Vt))])
+    R = U @ S @ Vt
+    c = np.trace(np.diag(d) @ S) / (a**2).sum(1).mean()
+    return c, R, mu_b - c * R @ mu_a
+
+
+def test_similarity_alignment_of_a_mirrored_noisy_set_matches_umeyama() -> None:
+    # B is a mirrored, rotated, scaled, shifted and noisy copy of A: the best rotation needs
+    # D = diag(1, 1, -1), which lowers the optimal scale by twice the smallest singular value.
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(40, 3)) * [0.3, 0.2, 0.1]
+    R_true = Rotation.from_rotvec([0.3, -0.5, 0.9]).as_matrix()
+    B = 1.7 * (A * [-1.0, 1.0, 1.0]) @ R_true.T + [0.1, -0.2, 3.0]
+    B = B + rng.normal(scale=0.01, size=B.shape)
+    c, R, t = rigid_transform_3D(A, B)
+    c_ref, R_ref, t_ref = umeyama(A, B)
+    assert np.linalg.det(R_ref) == pytest.approx(1.0)
+    assert c == pytest.approx(c_ref, rel=1e-10)
+    np.testing.assert_allclose(R, R_ref, atol=1e-10)
+    np.testing.assert_allclose(t, t_ref, atol=1e-10)
+    aligned = rigid_align(A, B)
+    np.testing.assert_allclose(aligned, c_ref * A @ R_ref.T + t_ref, atol=1e-10)
+    # The metric behind PA-MPJPE / PA-MPVPE uses this alignment.
+    expected = np.linalg.norm(c_ref * A @ R_ref.T + t_ref - B, axis=1).mean()
+    assert pa_mean_distance(A, B) == pytest.approx(expected, rel=1e-10)
 
 
 def test_camera_helpers_round_trip() -> None:

@@ -164,7 +164,7 @@ def bench_inputs(
     with tempfile.TemporaryDirectory(prefix="pose2pose_bench_") as scratch:
         made = []
         if human_model_path is None:
-            from tool.make_standin_models import make_standin_models
+            from tool.standin import make_standin_models
 
             human_model_path = osp.join(scratch, "human_model_files")
             make_standin_models(human_model_path)

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out_dir", default=osp.join(ROOT_DIR, "assets"))
     args = parser.parse_args(argv)
-    from tool.make_standin_models import make_standin_models
+    from tool.standin import make_standin_models
 
     with tempfile.TemporaryDirectory() as models:
         make_standin_models(models)

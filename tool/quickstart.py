@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--parts: {', '.join(unknown)} not available; choose from {', '.join(PARTS)}")
 
     from tool.make_fixtures import make_fixtures
-    from tool.make_standin_models import make_standin_models
+    from tool.standin import make_standin_models
 
     out = osp.abspath(args.output)
     models = osp.join(out, "human_model_files")
