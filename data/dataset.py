@@ -1,5 +1,6 @@
 """Dataset plumbing shared by every dataset: the multi-dataset wrapper, annotation reading with
-clear errors, the image -> patch step and the body training sample (spec 02 2, 8).
+clear errors and the per-part training samples (spec 02 2, 8); the dataset interface itself is
+:class:`data.base.BaseDataset`.
 
 Sample dictionaries (collated by PyTorch's default collate; arrays float32, Python floats become
 float64 tensors). Body training sample (spec 02 8.1), J = 33 SMPL supervision joints:
@@ -24,10 +25,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from common.utils.human_model_targets import HumanModelTargets, process_human_model_output
+from common.utils.human_model_targets import HumanModelTargets
 from common.utils.human_models import FLAME, MANO, SMPL
-from common.utils.preprocessing import augmentation, decode_img, load_img, process_db_coord
-from main.config import Config
 
 SPLITS = ("train", "test")
 Augmentation = tuple[np.ndarray, float, bool]  # (img2bb_trans (2, 3), rot (degrees), do_flip)
@@ -191,160 +190,14 @@ def get_image(
     return images[image_id]
 
 
-# ---- samples -------------------------------------------------------------------------------
-
-
-class BaseDataset(Dataset):
-    """What every dataset shares: config, transform, split, ``datalist`` and the patch step.
-
-    Subclasses set :attr:`name` (their folder under ``cfg.data_dir``) and fill
-    ``self.datalist`` (a list of per-sample dicts) in their constructor.
-
-    Attributes:
-        name: the data set's name, its folder ``<cfg.data_dir>/<name>`` (:attr:`root_dir`).
-        splits: the accepted ``data_split`` values.
-        reference_loader: False (default): the fast loader. The image stays 8-bit until the
-            patch step converts (and mirrors) only the window that the warp reads, and the fits'
-            training targets are computed without their meshes (:mod:`common.utils.joint_fk`).
-            True: the reference's per-sample design, every image converted to float and
-            mirrored whole, the colour factors applied in float64, every fit's mesh through the
-            smplx layer. Both give the same samples (the image bit for bit, the targets up to
-            float32 rounding); True is several times slower, the baseline of
-            ``tool/bench_data.py``. Set it on an instance.
-    """
-
-    name: str = ""
-    splits: tuple[str, ...] = SPLITS
-    reference_loader: bool = False
-
-    def __init__(
-        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
-    ):
-        check_split(self.name, data_split, self.splits)
-        self.cfg = cfg
-        self.transform = transform
-        self.data_split = data_split
-        self.root_dir = osp.join(cfg.data_dir, self.name)
-        self.datalist: list[dict[str, Any]] = []
-
-    @property
-    def data_dir(self) -> str:
-        """``<root_dir>/data``, the annotation and image folder of most data sets."""
-        return osp.join(self.root_dir, "data")
-
-    def __len__(self) -> int:
-        return len(self.datalist)
-
-    def load_patch(
-        self, img_path: str, bbox: np.ndarray, enforce_flip: bool | None = None
-    ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, float, bool]:
-        """Read the image, crop/augment the box, convert to the network input.
-
-        Returns:
-            ``(img, img2bb_trans, bb2img_trans, rot, do_flip)``: img (3, H_in, W_in) float32 in
-            [0, 1]; the (2, 3) affines of :func:`common.utils.preprocessing.augmentation`.
-        """
-        img = load_img(img_path) if self.reference_loader else decode_img(img_path)
-        patch, img2bb_trans, bb2img_trans, rot, do_flip = augmentation(
-            img, bbox, self.data_split, self.cfg.input_img_shape, enforce_flip,
-            reference=self.reference_loader,
-        )  # fmt: skip
-        img_tensor = self.transform(patch.astype(np.float32, copy=False)).div_(255.0)
-        return img_tensor, img2bb_trans, bb2img_trans, rot, do_flip
-
-    def fit_targets(
-        self,
-        param: Mapping[str, Any],
-        cam_param: Mapping[str, Any],
-        aug: Augmentation,
-        img_shape: Sequence[int],
-        model_type: str,
-        with_mesh: bool = False,
-    ) -> HumanModelTargets:
-        """:func:`process_human_model_output` of a fit for this sample's augmentation.
-
-        The mesh is computed when ``with_mesh`` or :attr:`reference_loader`; otherwise only the
-        joints (``mesh_cam_orig`` None), which is all that training targets need.
-        """
-        img2bb_trans, rot, do_flip = aug
-        return process_human_model_output(
-            self.cfg, param, cam_param, do_flip, img_shape, img2bb_trans, rot, model_type,
-            with_mesh=with_mesh or self.reference_loader,
-        )  # fmt: skip
-
-    def train_sample(
-        self,
-        part: str,
-        img: torch.Tensor,
-        aug: Augmentation,
-        img_shape: Sequence[int],
-        joint_img: np.ndarray,
-        joint_cam: np.ndarray | None,
-        joint_valid: np.ndarray,
-        joints_name: Sequence[str],
-        flip_pairs: Sequence[tuple[int, int]],
-        fit: tuple[Mapping[str, Any], Mapping[str, Any]] | None,
-        is_3d: bool,
-    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """Training triple of a sample with joint annotations and a fit (spec 02 8.1, 03 3.0.7).
-
-        Dataset joints go through :func:`process_db_coord` into the part's model joint set
-        (SMPL 33, MANO 21, FLAME 73), the fit through :meth:`fit_targets` (spec 02 9.4, 10.4,
-        11.3, 12.4; spec 03 3.3-3.6).
-
-        Args:
-            part: 'body', 'hand' or 'face' (model and triple layout).
-            img: (3, H_in, W_in) network input.
-            aug: ``(img2bb_trans (2, 3), rot (degrees), do_flip)`` of :meth:`load_patch`.
-            img_shape: (H, W) of the image that was cropped.
-            joint_img: (J, 3) image px x, y and root-relative depth, m (0 for 2D datasets).
-            joint_cam: (J, 3) root-relative camera coordinates, m; None for 2D datasets (zeros).
-            joint_valid: (J, 1) validity.
-            joints_name, flip_pairs: the dataset's joint set.
-            fit: ``(param, cam_param)`` of the model fit (see :func:`process_human_model_output`);
-                None only for a hand without a fit (zero MANO targets and validities).
-            is_3d: 1.0 / 0.0 in ``meta_info['is_3D']``.
-        """
-        model_joints, model_type, assemble = PART_TARGETS[part]
-        img2bb_trans, rot, do_flip = aug
-        if joint_cam is None:
-            joint_cam = np.zeros((len(joints_name), 3), dtype=np.float32)  # 2D dataset: no 3D GT
-        joint_img, joint_cam, joint_valid, joint_trunc = process_db_coord(
-            self.cfg, joint_img, joint_cam, joint_valid, do_flip, img_shape, flip_pairs,
-            img2bb_trans, rot, joints_name, model_joints,
-        )  # fmt: skip
-        if fit is None and part != "hand":
-            raise ValueError(f"train_sample: a {part} sample needs a fit")
-        model = None if fit is None else self.fit_targets(*fit, aug, img_shape, model_type)
-        return assemble(img, joint_img, joint_cam, joint_valid, joint_trunc, model, is_3d)
-
-    def annotated_sample(
-        self,
-        part: str,
-        data: Mapping[str, Any],
-        joint_img: np.ndarray,
-        joint_cam: np.ndarray | None,
-        joints_name: Sequence[str],
-        flip_pairs: Sequence[tuple[int, int]],
-        fit: tuple[Mapping[str, Any], Mapping[str, Any]],
-        is_3d: bool,
-    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """:meth:`load_patch` of a datalist entry, then :meth:`train_sample` of its joints.
-
-        ``data`` supplies ``img_path``, ``bbox``, ``img_shape`` and ``joint_valid``; the other
-        arguments are those of :meth:`train_sample`.
-        """
-        img, img2bb_trans, _, rot, do_flip = self.load_patch(data["img_path"], data["bbox"])
-        return self.train_sample(
-            part, img, (img2bb_trans, rot, do_flip), data["img_shape"], joint_img, joint_cam,
-            data["joint_valid"], joints_name, flip_pairs, fit, is_3d,
-        )  # fmt: skip
+# ---- sample assembly -------------------------------------------------------------------
 
 
 def metric_joints(
     joint_img: np.ndarray, joint_cam: np.ndarray, root_idx: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """3D annotation in mm -> the ``(joint_img, joint_cam)`` inputs of :meth:`train_sample`.
+    """3D annotation in mm -> the ``(joint_img, joint_cam)`` inputs of ``train_sample``
+    (:meth:`data.base.BaseDataset.train_sample`).
 
     Args:
         joint_img: (J, >=2) image px; joint_cam: (J, 3) camera frame, mm; root_idx: root joint.
@@ -498,7 +351,7 @@ def face_train_sample(
     return _triple(img, targets, joint_valid, joint_trunc, is_3d, meta_info)
 
 
-# part -> (model joint names, model type, triple assembler) of BaseDataset.train_sample
+# part -> (model joint names, model type, triple assembler) of data.base.BaseDataset.train_sample
 PART_TARGETS: dict[str, tuple[Sequence[str], str, Callable[..., Any]]] = {
     "body": (SMPL.joints_name, "smpl", body_train_sample),
     "hand": (MANO.joints_name, "mano", hand_train_sample),

@@ -1,40 +1,51 @@
-"""Dataset name -> class, from a fixed name -> module map (no name evaluation, no path edits)."""
+"""Dataset name -> class: one plain dict built from ordinary imports.
+
+Every dataset lives in ``data/NAME/NAME.py`` as class ``NAME`` and declares the parts it serves per
+role (:class:`data.base.BaseDataset`); :func:`valid_names` answers which names a role accepts for a
+part, which the configuration uses to refuse a combination that cannot run.
+"""
 
 from __future__ import annotations
 
-import importlib
+from data.AGORA.AGORA import AGORA
+from data.base import ROLES, BaseDataset
+from data.FFHQ.FFHQ import FFHQ
+from data.FreiHAND.FreiHAND import FreiHAND
+from data.Human36M.Human36M import Human36M
+from data.InterHand26M.InterHand26M import InterHand26M
+from data.MPI_INF_3DHP.MPI_INF_3DHP import MPI_INF_3DHP
+from data.MPII.MPII import MPII
+from data.MSCOCO.MSCOCO import MSCOCO
+from data.PW3D.PW3D import PW3D
 
-# Every dataset lives in data/NAME/NAME.py as class NAME.
-DATASET_MODULES: dict[str, str] = {
-    "Human36M": "data.Human36M.Human36M",
-    "MSCOCO": "data.MSCOCO.MSCOCO",
-    "MPII": "data.MPII.MPII",
-    "PW3D": "data.PW3D.PW3D",
-    "AGORA": "data.AGORA.AGORA",
-    "MPI_INF_3DHP": "data.MPI_INF_3DHP.MPI_INF_3DHP",
-    "FreiHAND": "data.FreiHAND.FreiHAND",
-    "InterHand26M": "data.InterHand26M.InterHand26M",
-    "FFHQ": "data.FFHQ.FFHQ",
+# In the reference's order of dataset names.
+DATASETS: dict[str, type[BaseDataset]] = {
+    "Human36M": Human36M,
+    "MSCOCO": MSCOCO,
+    "MPII": MPII,
+    "PW3D": PW3D,
+    "AGORA": AGORA,
+    "MPI_INF_3DHP": MPI_INF_3DHP,
+    "FreiHAND": FreiHAND,
+    "InterHand26M": InterHand26M,
+    "FFHQ": FFHQ,
 }
 
 
-def get_dataset_class(name: str) -> type:
+def get_dataset_class(name: str) -> type[BaseDataset]:
     """The dataset class called ``name`` (constructed as ``NAME(cfg, transform, data_split)``).
 
     Raises:
         ValueError: unknown name (the message lists the valid ones).
-        ImportError: the dataset's module is not part of this code yet.
     """
-    if name not in DATASET_MODULES:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASET_MODULES)}")
-    module_name = DATASET_MODULES[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        # Only a missing dataset module itself is "not implemented"; other import errors surface.
-        if err.name not in (module_name, module_name.rsplit(".", 1)[0]):
-            raise
-        raise ImportError(
-            f"dataset {name!r} is not implemented yet (module {module_name} does not exist)"
-        ) from None
-    return getattr(module, name)
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def valid_names(role: str, part: str) -> list[str]:
+    """Names of the datasets that serve ``part`` in ``role`` (``trainset_3d``, ``trainset_2d``
+    or ``testset``), in registry order."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; valid: {', '.join(ROLES)}")
+    return [name for name, cls in DATASETS.items() if part in cls.parts_for(role)]

@@ -29,18 +29,22 @@ AMP_MODES = ("none", "bf16")
 AGORA_RESOLUTIONS = ("4k", "720p")
 AGORA_TEST_SPLITS = ("test", "validation")
 
-# Dataset class names of the reference (module ``data/NAME/NAME.py``, class ``NAME``).
-DATASET_NAMES = (
-    "Human36M",
-    "MSCOCO",
-    "MPII",
-    "PW3D",
-    "AGORA",
-    "MPI_INF_3DHP",
-    "FreiHAND",
-    "InterHand26M",
-    "FFHQ",
-)
+# What each dataset role is for, in the messages of refused combinations.
+ROLE_TEXT = {
+    "trainset_3d": "a training set",
+    "trainset_2d": "a training set",
+    "testset": "the test set",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``DATASET_NAMES``: the registered dataset names (``data/registry.py``), read on first use
+    so that importing this module imports no dataset code (and no torch)."""
+    if name == "DATASET_NAMES":
+        from data.registry import DATASETS
+
+        return tuple(DATASETS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Named corrections of reference BUGs, switched on with ``--fix NAME``. Faithful behaviour is the
 # default; the README keeps the same table. Each data/model issue adds its names here.
@@ -173,6 +177,19 @@ class Config:
         return math.sqrt(self.focal[0] * self.focal[1] * self.camera_3d_size**2 / (h * w))
 
     @property
+    def detach_projection_joints(self) -> bool:
+        """AGORA-only fine-tuning (``trainset_3d == ('AGORA',)``, no 2D set): the training
+        projection uses detached joints, so the projection loss trains only the camera (as the
+        original)."""
+        return self.trainset_3d == ("AGORA",) and not self.trainset_2d
+
+    @property
+    def test_smpl_layer_joints(self) -> bool:
+        """Body testing on AGORA: the test outputs carry the 45 joints of the SMPL layer (as the
+        original)."""
+        return self.parts == "body" and self.testset == "AGORA"
+
+    @property
     def num_gpus(self) -> int:
         """Number of CUDA devices this process drives (0 on CPU, 1 per process under DDP)."""
         if self.distributed:
@@ -214,11 +231,21 @@ class Config:
         return name in self.fixes
 
 
-def _check_dataset_names(arg: str, names: Sequence[str]) -> tuple[str, ...]:
+def _check_datasets(parts: str, role: str, names: Sequence[str]) -> tuple[str, ...]:
+    """Refuse an unknown name, or a dataset that does not declare ``parts`` for ``role``."""
+    from data.registry import DATASETS, valid_names
+
+    arg = f"--{role}"
     for name in names:
-        if name not in DATASET_NAMES:
+        if name not in DATASETS:
             raise ConfigError(
-                f"{arg}: unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)}"
+                f"{arg}: unknown dataset {name!r}; valid names: {', '.join(DATASETS)}"
+            )
+        valid = valid_names(role, parts)
+        if name not in valid:
+            raise ConfigError(
+                f"{arg}: {name} cannot be {ROLE_TEXT[role]} of the {parts} part; valid names "
+                f"for {parts}: {', '.join(valid)}"
             )
     return tuple(names)
 
@@ -235,7 +262,8 @@ def make_config(parts: str, **overrides: Any) -> Config:
         A frozen :class:`Config`.
 
     Raises:
-        ConfigError: unknown part, field, dataset name or fix name, or an invalid value.
+        ConfigError: unknown part, field, dataset name or fix name, a dataset that does not
+            serve the part in its role (the message lists the valid ones), or an invalid value.
     """
     if parts not in PART_PRESETS:
         raise ConfigError(f"--parts: unknown part {parts!r}; valid values: {', '.join(PARTS)}")
@@ -246,13 +274,9 @@ def make_config(parts: str, **overrides: Any) -> Config:
     preset = PART_PRESETS[parts]
     values: dict[str, Any] = {f.name: getattr(preset, f.name) for f in fields(PartPreset)}
     values.update(overrides)
-    values["trainset_3d"] = _check_dataset_names("--trainset_3d", values["trainset_3d"])
-    values["trainset_2d"] = _check_dataset_names("--trainset_2d", values["trainset_2d"])
-    if values["testset"] not in DATASET_NAMES:
-        raise ConfigError(
-            f"--testset: unknown dataset {values['testset']!r}; valid names: "
-            f"{', '.join(DATASET_NAMES)}"
-        )
+    for role in ("trainset_3d", "trainset_2d"):
+        values[role] = _check_datasets(parts, role, values[role])
+    _check_datasets(parts, "testset", (values["testset"],))
     fixes = frozenset(values.get("fixes", frozenset()))
     bad = sorted(fixes - set(KNOWN_FIXES))
     if bad:

@@ -81,11 +81,8 @@ class Model(nn.Module):
         self.princpt = cfg.princpt
         self.input_img_shape = tuple(cfg.input_img_shape)
         self.output_hm_shape = tuple(cfg.output_hm_shape)
-        # Spec 7.3: AGORA-only fine-tuning detaches the joints in the projection, so the
-        # projection loss trains only the camera.
-        self.detach_proj_joints = tuple(cfg.trainset_3d) == ("AGORA",) and not cfg.trainset_2d
-        # Spec 7.3: testing the body on AGORA evaluates the 45 joints of the SMPL layer.
-        self.test_layer_joints = cfg.parts == "body" and cfg.testset == "AGORA"
+        self.detach_proj_joints = cfg.detach_projection_joints
+        self.test_layer_joints = cfg.test_smpl_layer_joints
 
     def _register_losses(self) -> None:
         self.coord_loss = CoordLoss()

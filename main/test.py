@@ -27,7 +27,7 @@ def main(argv=None) -> dict:
         )
     except ConfigError as err:
         sys.exit(str(err))
-    from common.base import Tester
+    from main.runner import Tester
 
     return Tester(cfg, args.test_epoch).test()
 

@@ -44,7 +44,7 @@ def main(argv=None) -> None:
         )
     except ConfigError as err:
         sys.exit(str(err))
-    from common.base import Trainer
+    from main.runner import Trainer
 
     Trainer(cfg).train()
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torchvision.transforms as T
 
-from common.base import build_trainset
+from main.runtime import build_trainset
 from data.Human36M.Human36M import Human36M
 from data.MPII.MPII import MPII
 from data.MSCOCO.MSCOCO import MSCOCO

@@ -23,7 +23,7 @@ import torch
 import torchvision
 from torch import nn
 
-from common.base import find_latest_snapshot
+from main.runtime import find_latest_snapshot
 from common.checkpoint import SnapshotError, load_snapshot
 from main.config import make_config
 from main.model import get_model

@@ -19,7 +19,7 @@ import pytest
 import torch
 import trimesh
 
-from common import demo
+from main import demo_cli, inference
 from main.config import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,24 +40,24 @@ PART_OF = {"body": "body", "rhand": "hand", "lhand": "hand", "face": "face"}
 def test_integer_demo_boxes_are_truncated_as_the_reference(name):
     raw, processed, camera = SPEC_BOXES[name]
     cfg = make_config(PART_OF[name])
-    box = demo.process_demo_bbox(raw, 640, 480, cfg.input_img_shape)
+    box = inference.process_demo_bbox(raw, 640, 480, cfg.input_img_shape)
     assert box.dtype == np.float32
     np.testing.assert_array_equal(box, processed)
-    cam = demo.original_camera(box, cfg)
+    cam = inference.original_camera(box, cfg)
     np.testing.assert_allclose(cam["focal"], camera[:2], atol=0.006)
     np.testing.assert_allclose(cam["princpt"], camera[2:], atol=1e-9)
 
 
 def test_float_boxes_are_not_truncated():
     cfg = make_config("body")
-    box = demo.process_demo_bbox([193.0, 120.0, 323.0, 275.0], 640, 480, cfg.input_img_shape)
+    box = inference.process_demo_bbox([193.0, 120.0, 323.0, 275.0], 640, 480, cfg.input_img_shape)
     np.testing.assert_allclose(box, [152.75, -11.333333, 402.5, 536.66667], atol=1e-4)
-    face = demo.process_demo_bbox([329, 130, 78, 116.0], 640, 480, (256, 192))
+    face = inference.process_demo_bbox([329, 130, 78, 116.0], 640, 480, (256, 192))
     np.testing.assert_allclose(face, [313.59375, 115.625, 107.8125, 143.75], atol=1e-4)
 
 
 def test_box_values_keep_the_type_typed_on_the_command_line():
-    args = demo.build_parser("body").parse_args(["--bbox", "193", "120", "323.5", "275"])
+    args = demo_cli.build_parser("body").parse_args(["--bbox", "193", "120", "323.5", "275"])
     assert args.bbox == [193, 120, 323.5, 275]
     assert [type(v) for v in args.bbox] == [int, int, float, int]
 
@@ -73,34 +73,34 @@ def test_box_values_keep_the_type_typed_on_the_command_line():
     ],
 )
 def test_bad_boxes_are_refused_with_the_argument_named(box, message):
-    with pytest.raises(demo.DemoError, match=message) as info:
-        demo.process_demo_bbox(box, 640, 480, (256, 192), what="--bbox")
+    with pytest.raises(inference.DemoError, match=message) as info:
+        inference.process_demo_bbox(box, 640, 480, (256, 192), what="--bbox")
     assert str(info.value).startswith("--bbox")
 
 
 def test_left_hand_parameters_mirror_y_and_z():
     pose = np.arange(6, dtype=np.float32)
-    np.testing.assert_array_equal(demo.mirror_axis_angle(pose), [0, -1, -2, 3, -4, -5])
+    np.testing.assert_array_equal(inference.mirror_axis_angle(pose), [0, -1, -2, 3, -4, -5])
     np.testing.assert_array_equal(pose, np.arange(6))  # input untouched
 
 
 def test_newest_quickstart_snapshot_is_found(tmp_path):
-    assert demo.find_quickstart_snapshot("hand", str(tmp_path)) is None
+    assert demo_cli.find_quickstart_snapshot("hand", str(tmp_path)) is None
     folder = tmp_path / "output" / "quickstart" / "hand" / "model_dump"
     folder.mkdir(parents=True)
     for name in ("snapshot_2.pth.tar", "snapshot_10.pth.tar", "snapshot_x.pth.tar"):
         (folder / name).write_bytes(b"")
-    assert demo.find_quickstart_snapshot("hand", str(tmp_path)) == str(
+    assert demo_cli.find_quickstart_snapshot("hand", str(tmp_path)) == str(
         folder / "snapshot_10.pth.tar"
     )
-    assert demo.find_quickstart_snapshot("body", str(tmp_path)) is None
+    assert demo_cli.find_quickstart_snapshot("body", str(tmp_path)) is None
 
 
 # ---- bad input that is refused before the model is built ----------------------------------------
 
 
 def _run_main(part, argv, capsys, output_dir):
-    status = demo.main(part, str(output_dir), argv)
+    status = demo_cli.main(part, str(output_dir), argv)
     captured = capsys.readouterr()
     return status, captured.out, captured.err
 
@@ -113,7 +113,7 @@ def small_image(tmp_path) -> Path:
 
 
 def test_missing_snapshot_names_the_flag(monkeypatch, capsys, tmp_path, small_image):
-    monkeypatch.setattr(demo, "find_quickstart_snapshot", lambda part: None)
+    monkeypatch.setattr(demo_cli, "find_quickstart_snapshot", lambda part: None)
     status, out, err = _run_main(
         "body", ["--img", str(small_image), "--bbox", "10", "10", "50", "80"], capsys, tmp_path
     )

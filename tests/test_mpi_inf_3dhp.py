@@ -173,7 +173,9 @@ def test_test_split_returns_training_structure_without_augmentation(trainset) ->
     assert random.getstate() == state[0]
     np.testing.assert_array_equal(np.random.get_state()[1], state[1])
     assert_train_structure(sample, is_3d=1.0)
-    assert not hasattr(dataset, "evaluate")  # MPI-INF-3DHP has no evaluation
+    assert not dataset.can_evaluate  # MPI-INF-3DHP has no evaluation
+    with pytest.raises(NotImplementedError, match="MPI_INF_3DHP has no evaluation"):
+        dataset.evaluate([], 0)
 
 
 def test_errors(tmp_path, cfg, fixture_data_dir) -> None:

@@ -183,7 +183,9 @@ def test_test_split_reads_the_training_annotations(fixture_data_dir, trainset) -
     np.testing.assert_allclose(
         targets["joint_img"][list(TO_33.values())], hm[list(TO_33)], atol=2e-3
     )
-    assert not hasattr(dataset, "evaluate")  # MPII has no evaluation
+    assert not dataset.can_evaluate  # MPII has no evaluation
+    with pytest.raises(NotImplementedError, match="MPII has no evaluation"):
+        dataset.evaluate([], 0)
 
 
 def test_errors(tmp_path, cfg, fixture_data_dir) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.base import (
+from main.runtime import (
     ContiguousShardSampler,
     find_latest_snapshot,
     lr_for_epoch,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from common.base import Trainer, TrainingDiverged
+from main.runner import Trainer, TrainingDiverged
 from main import test as test_script
 from main import train as train_script
 from main.config import make_config

@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 import torchvision.transforms as T  # noqa: E402
 
 from common.utils.preprocessing import augmentation, decode_img  # noqa: E402
-from data.dataset import BaseDataset  # noqa: E402
+from data.base import BaseDataset  # noqa: E402
 from data.registry import get_dataset_class  # noqa: E402
 from main.config import make_config  # noqa: E402
 from tool.bench_common import (  # noqa: E402

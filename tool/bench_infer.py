@@ -10,7 +10,7 @@ Prints one table with, per part:
   torch, when ``tool/export_onnx.py`` and onnxruntime are available (skipped with a note
   otherwise, or with ``--no_onnx``).
 * ``demo``: the single-crop latency of the demo on the CPU with the model already loaded
-  (``common.demo.run_image`` on ``assets/<part>_sample.png`` with one box: image read, box
+  (``main.inference.run_image`` on ``assets/<part>_sample.png`` with one box: image read, box
   processing, crop, forward, ``.obj`` and JSON written; renders only with ``--render``); the
   model load time is shown in the row.
 * ``detector`` (with ``--detector``): images/s of the demo's person keypoint detector
@@ -40,11 +40,12 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from common.base import Tester, split_outputs, to_device  # noqa: E402
 from common.checkpoint import save_snapshot  # noqa: E402
 from common.logger import close_run_logger  # noqa: E402
 from main.config import AMP_MODES, Config, make_config  # noqa: E402
 from main.model import get_model  # noqa: E402
+from main.runner import Tester  # noqa: E402
+from main.runtime import split_outputs, to_device  # noqa: E402
 from tool.bench_common import (  # noqa: E402
     NO_CUDA,
     BenchError,
@@ -122,14 +123,8 @@ def demo_latency(
     cfg: Config, snapshot: str, out_dir: str, render: bool, warmup: int, iters: int
 ) -> tuple[float, float, str | None]:
     """(model load s, median single-crop demo latency s, why renders are missing or None)."""
-    from common.demo import (
-        ASSETS_DIR,
-        PART_DEMOS,
-        _human_model_faces,
-        load_demo_model,
-        read_box_file,
-        run_image,
-    )
+    from main.demo_cli import ASSETS_DIR, read_box_file
+    from main.inference import PART_DEMOS, human_model_faces, load_demo_model, run_image
 
     image = osp.join(ASSETS_DIR, f"{cfg.parts}_sample.png")
     boxes = read_box_file(osp.join(ASSETS_DIR, f"{cfg.parts}_sample.json"), cfg.parts)
@@ -137,7 +132,7 @@ def demo_latency(
     first = next(t.box_key for t in PART_DEMOS[cfg.parts].targets if t.box_key in boxes)
     one_box = {first: boxes[first]}  # one crop (the right hand of the hand sample)
     load_s, model = timed(lambda: load_demo_model(cfg, snapshot), "cpu")
-    faces = _human_model_faces(cfg.parts, cfg)
+    faces = human_model_faces(cfg.parts, cfg)
     reason = None
     latencies = []
     for itr in range(warmup + iters):

@@ -45,16 +45,11 @@ import torchvision.transforms as T  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, Dataset, RandomSampler, default_collate  # noqa: E402
 
-from common.base import (  # noqa: E402
-    Trainer,
-    build_trainset,
-    seed_everything,
-    seed_worker,
-    to_device,
-)
 from common.logger import close_run_logger  # noqa: E402
 from data.dataset import MultipleDatasets  # noqa: E402
 from main.config import PART_PRESETS, Config, make_config  # noqa: E402
+from main.runner import Trainer  # noqa: E402
+from main.runtime import build_trainset, seed_everything, seed_worker, to_device  # noqa: E402
 from tool.bench_common import (  # noqa: E402
     NO_CUDA,
     BenchError,

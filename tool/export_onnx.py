@@ -303,7 +303,8 @@ def sample_crops(cfg: Config) -> torch.Tensor | None:
         (B, 3, H_in, W_in) RGB in [0, 1] (B = 2 for the hand: right, mirrored left), or None when
         the sample or its box file is missing.
     """
-    from common.demo import ASSETS_DIR, read_box_file, read_image_and_boxes
+    from main.demo_cli import ASSETS_DIR, read_box_file
+    from main.inference import read_image_and_boxes
     from common.utils.preprocessing import generate_patch_image
 
     image = osp.join(ASSETS_DIR, f"{cfg.parts}_sample.png")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os.path as osp
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -20,6 +20,7 @@ import torch
 from common.utils.human_models import FLAME, MANO, SMPL, get_flame, get_mano, get_smpl
 from common.utils.joint_fk import FlameJointModel, regressed_joint_model
 from common.utils.preprocessing import (
+    HeatmapGeometry,
     affine_to_patch,
     aug_rotation_matrix,
     flip_joints,
@@ -28,9 +29,18 @@ from common.utils.preprocessing import (
     to_heatmap_space,
 )
 from common.utils.transforms import cam2pixel
-from main.config import Config
 
 MODEL_TYPES = ("smpl", "mano", "flame")
+
+
+class FitSettings(HeatmapGeometry, Protocol):
+    """What :func:`process_human_model_output` reads: the heatmap geometry and the folder of
+    the human model files (the run's config has all four)."""
+
+    @property
+    def human_model_path(self) -> str:
+        """Folder holding ``smpl/``, ``mano/`` and ``flame/``."""
+
 SMPL_GENDERS = ("neutral", "male", "female")
 HAND_TYPES = ("right", "left")
 SHAPE_CLAMP = 3.0  # any |beta| above this resets the whole shape target to the mean shape
@@ -114,7 +124,7 @@ def _apply_camera_translation(
 
 
 def _joint_targets(
-    cfg: Config,
+    geometry: HeatmapGeometry,
     joint_coord: np.ndarray,
     cam_param: Mapping[str, Any],
     do_flip: bool,
@@ -131,8 +141,8 @@ def _joint_targets(
     if do_flip:
         flip_joints(joint_img, joint_cam, img_shape[1], flip_pairs, copy=False)  # new arrays
     joint_img[:, :2] = affine_to_patch(joint_img, img2bb_trans)
-    joint_img = to_heatmap_space(joint_img, cfg)
-    joint_trunc = inside_heatmap(joint_img, cfg.output_hm_shape)
+    joint_img = to_heatmap_space(joint_img, geometry)
+    joint_trunc = inside_heatmap(joint_img, geometry.output_hm_shape)
     joint_cam = np.dot(aug_rotation_matrix(rot), joint_cam.transpose(1, 0)).transpose(1, 0)
     return joint_img.astype(np.float32), joint_cam.astype(np.float32), joint_trunc
 
@@ -269,7 +279,7 @@ def _joint_forward(fit: _Fit, human_model_path: str) -> np.ndarray:
 
 
 def process_human_model_output(
-    cfg: Config,
+    settings: FitSettings,
     param: Mapping[str, Any],
     cam_param: Mapping[str, Any],
     do_flip: bool,
@@ -282,8 +292,8 @@ def process_human_model_output(
     """Targets of one SMPL / MANO / FLAME fit (spec 02 6).
 
     Args:
-        cfg: geometry (``input_img_shape``, ``output_hm_shape``, ``bbox_3d_size``) and
-            ``human_model_path``.
+        settings: geometry (``input_img_shape``, ``output_hm_shape``, ``bbox_3d_size``) and
+            ``human_model_path`` (the run's config).
         param: JSON-like parameters. smpl: ``pose`` (72), ``shape`` (10), ``trans`` (3, m),
             optional ``gender``; mano: ``pose`` (48), ``shape``, ``trans``, ``hand_type``;
             flame: ``root_pose``, ``jaw_pose`` (3 each), ``shape``, ``expr`` (10 each), optional
@@ -310,14 +320,14 @@ def process_human_model_output(
     if R is not None:
         fit.pose[0] = _rotate_axis_angle(R, fit.pose[0])  # the root is row 0 of every model
     if with_mesh:
-        joint_coord, mesh_coord = _mesh_forward(fit, cfg.human_model_path)
+        joint_coord, mesh_coord = _mesh_forward(fit, settings.human_model_path)
     else:
-        joint_coord, mesh_coord = _joint_forward(fit, cfg.human_model_path), None
+        joint_coord, mesh_coord = _joint_forward(fit, settings.human_model_path), None
     joint_coord, mesh_coord = _apply_camera_translation(
         joint_coord, mesh_coord, cam_param, spec.root_joint_idx
     )
     joint_img, joint_cam, joint_trunc = _joint_targets(
-        cfg, joint_coord, cam_param, do_flip, img_shape, img2bb_trans, rot,
+        settings, joint_coord, cam_param, do_flip, img_shape, img2bb_trans, rot,
         spec.joint_flip_pairs, spec.root_joint_idx,
     )  # fmt: skip
     pose = flip_pose(fit.pose, spec.pose_flip_pairs) if do_flip else fit.pose

@@ -1,8 +1,8 @@
 """Image loading, boxes, augmentation, patch extraction and dataset joint targets (spec 02 3-5).
 
 Frames: "image" = pixels of the image file (x right, y down); "patch" = pixels of the network
-input of ``cfg.input_img_shape`` (H, W); "heatmap" = patch coordinates scaled to
-``cfg.output_hm_shape`` (D, H, W) cells, depth = root-relative metres mapped onto ``[0, D)``.
+input of ``input_img_shape`` (H, W); "heatmap" = patch coordinates scaled to
+``output_hm_shape`` (D, H, W) cells, depth = root-relative metres mapped onto ``[0, D)``.
 
 Random augmentation draws come from the global ``numpy.random`` and Python ``random`` streams in
 the reference's order (spec 02 4.1), so seeding both (as the runners' worker init does) makes a
@@ -15,13 +15,12 @@ import functools
 import math
 import random
 import threading
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import cv2
 import numpy as np
 
 from common.utils.transforms import transform_joint_to_other_db
-from main.config import Config
 
 # Augmentation constants of the reference (spec 02 4.1).
 SCALE_FACTOR = 0.25
@@ -30,6 +29,22 @@ COLOR_FACTOR = 0.2
 ROT_PROB = 0.6
 FLIP_PROB = 0.5
 BBOX_ENLARGE = 1.25
+
+
+class HeatmapGeometry(Protocol):
+    """The three values that map patch coordinates to heatmap cells (the run's config has them)."""
+
+    @property
+    def input_img_shape(self) -> tuple[int, int]:
+        """(H_in, W_in) of the network input, patch px."""
+
+    @property
+    def output_hm_shape(self) -> tuple[int, int, int]:
+        """(D, H, W) of the heatmap, cells."""
+
+    @property
+    def bbox_3d_size(self) -> float:
+        """Depth range of the heatmap z axis, m (root-relative depth -bbox/2 .. bbox/2)."""
 
 # ---- image and boxes (spec 02 3) -----------------------------------------------------------
 
@@ -476,20 +491,21 @@ def affine_to_patch(joint_img: np.ndarray, img2bb_trans: np.ndarray) -> np.ndarr
     return np.dot(img2bb_trans, xy1.transpose(1, 0)).transpose(1, 0)
 
 
-def to_heatmap_space(joint_img: np.ndarray, cfg: Config) -> np.ndarray:
+def to_heatmap_space(joint_img: np.ndarray, geometry: HeatmapGeometry) -> np.ndarray:
     """Patch px x, y and root-relative depth (m) -> heatmap cells (spec 02 1.3).
 
     Args:
         joint_img: (J, 3) ``[x_patch, y_patch, z_rel]``.
-        cfg: supplies ``input_img_shape``, ``output_hm_shape``, ``bbox_3d_size``.
+        geometry: ``input_img_shape``, ``output_hm_shape``, ``bbox_3d_size``.
 
     Returns:
         (J, 3) new array in heatmap cells.
     """
     out = joint_img.copy()
-    out[:, 0] = joint_img[:, 0] / cfg.input_img_shape[1] * cfg.output_hm_shape[2]
-    out[:, 1] = joint_img[:, 1] / cfg.input_img_shape[0] * cfg.output_hm_shape[1]
-    out[:, 2] = (joint_img[:, 2] / (cfg.bbox_3d_size / 2) + 1) / 2.0 * cfg.output_hm_shape[0]
+    in_shape, hm_shape = geometry.input_img_shape, geometry.output_hm_shape
+    out[:, 0] = joint_img[:, 0] / in_shape[1] * hm_shape[2]
+    out[:, 1] = joint_img[:, 1] / in_shape[0] * hm_shape[1]
+    out[:, 2] = (joint_img[:, 2] / (geometry.bbox_3d_size / 2) + 1) / 2.0 * hm_shape[0]
     return out
 
 
@@ -507,7 +523,7 @@ def _float_copy(array: np.ndarray) -> np.ndarray:
 
 
 def process_db_coord(
-    cfg: Config,
+    geometry: HeatmapGeometry,
     joint_img: np.ndarray,
     joint_cam: np.ndarray,
     joint_valid: np.ndarray,
@@ -526,7 +542,7 @@ def process_db_coord(
     affine, heatmap mapping, truncation mask (times validity), then conversion by joint name.
 
     Args:
-        cfg: supplies the patch/heatmap geometry.
+        geometry: the patch/heatmap geometry (the run's config).
         joint_img: (J, 3) image px x, y and root-relative depth (m; 0 for 2D datasets).
         joint_cam: (J, 3) root-relative camera coordinates, m (zeros for 2D datasets).
         joint_valid: (J, 1) validity.
@@ -550,8 +566,8 @@ def process_db_coord(
         )
     joint_cam = np.dot(aug_rotation_matrix(rot), joint_cam.transpose(1, 0)).transpose(1, 0)
     joint_img[:, :2] = affine_to_patch(joint_img, img2bb_trans)
-    joint_img = to_heatmap_space(joint_img, cfg)
-    joint_trunc = joint_valid * inside_heatmap(joint_img, cfg.output_hm_shape)
+    joint_img = to_heatmap_space(joint_img, geometry)
+    joint_trunc = joint_valid * inside_heatmap(joint_img, geometry.output_hm_shape)
     src_rows, dst_rows = _joint_set_rows(tuple(src_joints_name), tuple(target_joints_name))
     converted = []
     for values in (joint_img, joint_cam, joint_valid, joint_trunc):

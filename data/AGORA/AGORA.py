@@ -32,15 +32,14 @@ import logging
 import os
 import os.path as osp
 import pickle
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from common.utils.human_models import SMPL, get_smpl
 from common.utils.preprocessing import process_bbox
+from data.base import BaseDataset, dataset_roles
 from data.dataset import (
-    BaseDataset,
     body_train_sample,
     coco_index,
     get_image,
@@ -50,7 +49,6 @@ from data.dataset import (
     require_path,
 )
 from data.metrics import format_mean_results, mean_distance, pa_mean_distance
-from main.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -91,20 +89,20 @@ class AGORA(BaseDataset):
     """
 
     name = NAME
+    # Body only: the constructor refuses the other parts, as the original.
+    roles = dataset_roles(train=("body",), test=("body",))
+    can_evaluate = True
 
-    def __init__(
-        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
-    ) -> None:
+    def setup(self) -> None:
+        cfg = self.cfg
         if cfg.parts != "body":
             raise ValueError(
                 f"{NAME}: only the body part is supported (got parts={cfg.parts!r}); AGORA hand "
                 "and face samples exist only in the whole-body code, not in Pose2Pose"
             )
-        super().__init__(cfg, transform, data_split)
         self.resolution = RESOLUTIONS[cfg.agora_resolution]
         self.test_set = cfg.agora_test_split
-        self.has_gt = data_split == "train" or self.test_set == "validation"
-        self.datalist = self._load_data()
+        self.has_gt = self.data_split == "train" or self.test_set == "validation"
         self._person_count: dict[str, int] = {}  # result files written per image in this run
 
     @property
@@ -114,7 +112,7 @@ class AGORA(BaseDataset):
 
     # ---- annotations ---------------------------------------------------------------------
 
-    def _load_data(self) -> list[dict[str, Any]]:
+    def load_records(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
         if not self.has_gt:
             return self._load_test_boxes("AGORA_test_bbox.json")
@@ -151,6 +149,7 @@ class AGORA(BaseDataset):
         for ann in anns:
             ann_desc = f"{file_name} annotation {ann['id']}"
             if not get_key(ann, "is_valid", NAME, ann_desc):
+                self.drop("not_valid")
                 continue
             person_id, smpl_path, cam_path = get_keys(
                 ann, ("person_id", "smpl_param_path", "cam_param_path"), NAME, ann_desc
@@ -166,11 +165,13 @@ class AGORA(BaseDataset):
                 crop_json = osp.join(crop_dir, f"{stem}_person_id_{person_id}.json")
                 if not osp.isfile(crop_json):
                     no_crop += 1
+                    self.drop("no_crop_file")
                     continue
                 sample = self._read_crop(crop_json)
             else:
                 bbox = self._frame_box(get_key(ann, "bbox", NAME, ann_desc))
                 if bbox is None:
+                    self.drop("invalid_bbox")
                     continue
                 sample = {
                     "img_path": osp.join(
@@ -205,11 +206,13 @@ class AGORA(BaseDataset):
                     )  # fmt: skip
                     if not osp.isfile(crop_json):
                         logger.warning("%s: no crop file %s; person skipped", NAME, crop_json)
+                        self.drop("no_crop_file")
                         continue
                     sample = self._read_crop(crop_json)
                 else:
                     bbox = self._frame_box(get_key(person, "bbox", NAME, f"{file_name} {frame}"))
                     if bbox is None:
+                        self.drop("invalid_bbox")
                         continue
                     sample = {
                         "img_path": osp.join(self.data_dir, "images_1280x720", "test", frame),

@@ -14,16 +14,15 @@ without augmentation); there is no metric.
 from __future__ import annotations
 
 import os.path as osp
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from common.utils.human_models import FLAME
 from common.utils.preprocessing import process_bbox
+from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
-    BaseDataset,
     coco_index,
     get_image,
     get_key,
@@ -31,7 +30,6 @@ from data.dataset import (
     load_json,
     require_path,
 )
-from main.config import Config
 
 NAME = "FFHQ"
 DOWNLOAD_HINT = (
@@ -47,14 +45,11 @@ class FFHQ(BaseDataset):
     """FFHQ, constructed as ``FFHQ(cfg, transform, data_split)``; 2D-supervised (``is_3D = 0``)."""
 
     name = NAME
+    # A test set without a metric: evaluate returns {} (the test run still completes).
+    roles = dataset_roles(train=("face",), test=("face",))
+    can_evaluate = True
 
-    def __init__(
-        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
-    ) -> None:
-        super().__init__(cfg, transform, data_split)
-        self.datalist = self._load_data()
-
-    def _load_data(self) -> list[dict[str, Any]]:
+    def load_records(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
         db = load_json(osp.join(self.data_dir, COCO_FILE), NAME, DOWNLOAD_HINT)
         flame_params = load_json(osp.join(self.data_dir, FLAME_FILE), NAME, DOWNLOAD_HINT)
@@ -80,6 +75,7 @@ class FFHQ(BaseDataset):
             joint_img = np.concatenate((joint_img, np.zeros_like(joint_img[:, :1])), 1)  # (73, 3)
             bbox = process_bbox(np.array(bbox), width, height, self.cfg.input_img_shape)
             if bbox is None:
+                self.drop("invalid_bbox")
                 continue
             flame = get_key(flame_params, str(ann["id"]), NAME, FLAME_FILE)
             get_keys(flame, ("flame_param", "cam_param"), NAME, f"{FLAME_FILE} [{ann['id']}]")

@@ -20,16 +20,15 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from common.utils.human_models import MANO, get_mano
 from common.utils.preprocessing import process_bbox
+from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
-    BaseDataset,
     coco_index,
     get_image,
     get_key,
@@ -45,7 +44,6 @@ from data.metrics import (
     pck_auc,
     point_distances,
 )
-from main.config import Config
 
 NAME = "FreiHAND"
 DOWNLOAD_HINT = (
@@ -73,15 +71,13 @@ class FreiHAND(BaseDataset):
     """FreiHAND, constructed as ``FreiHAND(cfg, transform, data_split)``; never flipped."""
 
     name = NAME
+    roles = dataset_roles(train=("hand",), test=("hand",))
+    can_evaluate = True
 
-    def __init__(
-        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
-    ) -> None:
-        super().__init__(cfg, transform, data_split)
-        self.datalist = self._load_data()
-        self.eval_gt = self._load_eval_gt() if data_split == "test" else None
+    def finish_loading(self) -> None:
+        self.eval_gt = self._load_eval_gt() if self.data_split == "test" else None
 
-    def _load_data(self) -> list[dict[str, Any]]:
+    def load_records(self) -> list[dict[str, Any]]:
         require_path(self.root_dir, NAME, DOWNLOAD_HINT)
         split = "train" if self.data_split == "train" else "eval"
         coco_file = f"freihand_{split}_coco.json"
@@ -119,6 +115,7 @@ class FreiHAND(BaseDataset):
                 bbox = get_key(ann, "bbox", NAME, f"{coco_file} annotation {ann['id']}")
                 bbox = process_bbox(np.array(bbox), width, height, self.cfg.input_img_shape)
                 if bbox is None:
+                    self.drop("invalid_bbox")
                     continue
                 mano_param = get_key(entry, "mano_param", NAME, f"{data_file} [{db_idx}]")
                 sample["mano_param"] = dict(mano_param, hand_type="right")

@@ -13,15 +13,14 @@ Layout under ``<data_dir>/Human36M/``::
 from __future__ import annotations
 
 import os.path as osp
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from common.utils.preprocessing import process_bbox
 from common.utils.transforms import cam2pixel, world2cam
+from data.base import BaseDataset, dataset_roles
 from data.dataset import (
-    BaseDataset,
     camera_in_m,
     coco_index,
     get_image,
@@ -44,7 +43,6 @@ from data.metrics import (
     pa_mean_distance,
     regress_root_relative,
 )
-from main.config import Config
 
 NAME = "Human36M"
 DOWNLOAD_HINT = (
@@ -61,26 +59,28 @@ class Human36M(BaseDataset):
     """Human3.6M, constructed as ``Human36M(cfg, transform, data_split)``."""
 
     name = NAME
+    roles = dataset_roles(train=("body",), test=("body",))
+    can_evaluate = True
 
     joints_name = H36M_JOINTS_NAME
     flip_pairs = H36M_FLIP_PAIRS
     root_joint_idx = H36M_ROOT_IDX
     eval_joint = H36M_EVAL_JOINTS
 
-    def __init__(
-        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
-    ) -> None:
-        super().__init__(cfg, transform, data_split)
+    def setup(self) -> None:
         self.img_dir = osp.join(self.root_dir, "images")
         self.annot_dir = osp.join(self.root_dir, "annotations")
-        self.datalist = self._load_data()
+
+    def finish_loading(self) -> None:
         # Only evaluation needs the regressor; a test run fails here, before any inference.
-        self.j_regressor = load_h36m_regressor(cfg.data_dir) if data_split == "test" else None
+        self.j_regressor = (
+            load_h36m_regressor(self.cfg.data_dir) if self.data_split == "test" else None
+        )
 
     def _annot_file(self, subject: int, kind: str) -> str:
         return osp.join(self.annot_dir, f"Human36M_subject{subject}_{kind}.json")
 
-    def _load_data(self) -> list[dict[str, Any]]:
+    def load_records(self) -> list[dict[str, Any]]:
         require_path(self.root_dir, NAME, DOWNLOAD_HINT)
         split = self.data_split
         data, cameras, joints, smpl_params = [], {}, {}, {}
@@ -103,6 +103,7 @@ class Human36M(BaseDataset):
             img_desc = f"image {ann['image_id']}"
             frame_idx = get_key(img, "frame_idx", NAME, img_desc)
             if frame_idx % SAMPLING_RATIO[split] != 0:
+                self.drop("frame_not_sampled")
                 continue
             subject, action_idx, subaction_idx, cam_idx = get_keys(
                 img, ("subject", "action_idx", "subaction_idx", "cam_idx"), NAME, img_desc
@@ -118,6 +119,7 @@ class Human36M(BaseDataset):
             )
             cam_param = {"R": R, "t": t, "focal": f, "princpt": c}  # t in mm
             if split == "test" and str(cam_idx) != TEST_CAMERA:
+                self.drop("not_test_camera")
                 continue
             joint_world = np.array(
                 get_nested(joints, frame_key, NAME, "joint_3d.json"), dtype=np.float32
@@ -130,6 +132,7 @@ class Human36M(BaseDataset):
             ann_bbox = get_key(ann, "bbox", NAME, f"annotation {ann['id']}")
             bbox = process_bbox(np.array(ann_bbox), width, height, self.cfg.input_img_shape)
             if bbox is None:
+                self.drop("invalid_bbox")
                 continue
             datalist.append(
                 {

@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from common.utils.human_models import MANO, get_mano
 from common.utils.preprocessing import get_bbox, process_bbox
 from common.utils.transforms import cam2pixel, transform_joint_to_other_db, world2cam
+from data.base import BaseDataset, dataset_roles
 from data.dataset import (
-    BaseDataset,
     camera_in_m,
     coco_index,
     get_image,
@@ -40,7 +39,6 @@ from data.dataset import (
     metric_joints,
     require_path,
 )
-from main.config import Config
 
 NAME = "InterHand26M"
 DOWNLOAD_HINT = (
@@ -87,18 +85,17 @@ class InterHand26M(BaseDataset):
     """InterHand2.6M, constructed as ``InterHand26M(cfg, transform, data_split)``."""
 
     name = NAME
+    # The test items carry the fitted GT mesh (the original's test item crashed; fixed here).
+    roles = dataset_roles(train=("hand",), test=("hand",))
+    can_evaluate = True
 
     joints_name = JOINTS_NAME
     root_joint_idx = ROOT_JOINT_IDX
 
-    def __init__(
-        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
-    ) -> None:
-        super().__init__(cfg, transform, data_split)
-        self.img_dir = osp.join(self.root_dir, "images", data_split)
-        self.annot_dir = osp.join(self.root_dir, "annotations", data_split)
+    def setup(self) -> None:
+        self.img_dir = osp.join(self.root_dir, "images", self.data_split)
+        self.annot_dir = osp.join(self.root_dir, "annotations", self.data_split)
         self._camera_folders: dict[tuple[str, str], set[str]] = {}
-        self.datalist = self._load_data()
 
     def _annot_file(self, kind: str) -> str:
         return osp.join(self.annot_dir, f"InterHand2.6M_{self.data_split}_{kind}.json")
@@ -114,7 +111,7 @@ class InterHand26M(BaseDataset):
             self._camera_folders[key] = subsample_cameras(names)
         return self._camera_folders[key]
 
-    def _load_data(self) -> list[dict[str, Any]]:
+    def load_records(self) -> list[dict[str, Any]]:
         require_path(self.root_dir, NAME, DOWNLOAD_HINT)
         data_file = osp.basename(self._annot_file("data"))
         db = load_json(self._annot_file("data"), NAME, DOWNLOAD_HINT)
@@ -134,6 +131,7 @@ class InterHand26M(BaseDataset):
             if self.data_split == "train" and f"cam{cam}" not in self._kept_cameras(
                 capture, seq_name
             ):
+                self.drop("camera_not_kept")
                 continue
             cam_key = (str(capture), str(cam))
             if cam_key not in cam_cache:
@@ -163,10 +161,12 @@ class InterHand26M(BaseDataset):
             for side in hand_types:
                 part = HAND_SLICES[side]
                 if joint_valid[part].sum() == 0:
+                    self.drop("hand_without_valid_joint")
                     continue
                 bbox = get_bbox(joint_img[part, :2], joint_valid[part, 0], extend_ratio=BBOX_EXTEND)
                 bbox = process_bbox(bbox, width, height, self.cfg.input_img_shape)
                 if bbox is None:
+                    self.drop("invalid_bbox")
                     continue
                 mano_param = _optional_entry(mano_params, (capture, frame_idx, side))
                 datalist.append(

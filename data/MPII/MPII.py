@@ -10,14 +10,13 @@ Layout under ``<data_dir>/MPII/data/``::
 from __future__ import annotations
 
 import os.path as osp
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-import torch
 
 from common.utils.preprocessing import process_bbox
+from data.base import BaseDataset, dataset_roles
 from data.dataset import (
-    BaseDataset,
     coco_index,
     get_image,
     get_key,
@@ -26,7 +25,6 @@ from data.dataset import (
     load_json,
     require_path,
 )
-from main.config import Config
 
 NAME = "MPII"
 DOWNLOAD_HINT = (
@@ -50,17 +48,12 @@ class MPII(BaseDataset):
     """
 
     name = NAME
+    roles = dataset_roles(train=("body",))  # no evaluation: never a test set
 
     joints_name = JOINTS_NAME
     flip_pairs = FLIP_PAIRS
 
-    def __init__(
-        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
-    ) -> None:
-        super().__init__(cfg, transform, data_split)
-        self.datalist = self._load_data()
-
-    def _load_data(self) -> list[dict[str, Any]]:
+    def load_records(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
         annot_dir = osp.join(self.data_dir, "annotations")
         db = load_json(osp.join(annot_dir, "train.json"), NAME, DOWNLOAD_HINT)
@@ -80,6 +73,7 @@ class MPII(BaseDataset):
                 self.cfg.input_img_shape,
             )  # fmt: skip
             if bbox is None:
+                self.drop("invalid_bbox")
                 continue
             keypoints = np.array(get_key(ann, "keypoints", NAME, ann_desc), dtype=np.float32)
             if keypoints.size != 3 * len(JOINTS_NAME):

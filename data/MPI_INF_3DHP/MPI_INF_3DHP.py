@@ -12,15 +12,14 @@ Layout under ``<data_dir>/MPI_INF_3DHP/data/``::
 from __future__ import annotations
 
 import os.path as osp
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-import torch
 
 from common.utils.preprocessing import process_bbox
 from common.utils.transforms import cam2pixel, world2cam
+from data.base import BaseDataset, dataset_roles
 from data.dataset import (
-    BaseDataset,
     camera_in_m,
     coco_index,
     get_image,
@@ -31,7 +30,6 @@ from data.dataset import (
     metric_joints,
     require_path,
 )
-from main.config import Config
 
 NAME = "MPI_INF_3DHP"
 DOWNLOAD_HINT = (
@@ -63,18 +61,13 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
     """
 
     name = NAME
+    roles = dataset_roles(train=("body",))  # no evaluation: never a test set
 
     joints_name = JOINTS_NAME
     flip_pairs = FLIP_PAIRS
     root_joint_idx = ROOT_IDX
 
-    def __init__(
-        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
-    ) -> None:
-        super().__init__(cfg, transform, data_split)
-        self.datalist = self._load_data()
-
-    def _load_data(self) -> list[dict[str, Any]]:
+    def load_records(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
         db, cameras, joints, fits = (
             load_json(osp.join(self.data_dir, FILES[key]), NAME, DOWNLOAD_HINT)
@@ -89,6 +82,7 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
                 img, ("subject_idx", "seq_idx", "frame_idx", "cam_idx"), NAME, img_desc
             )
             if frame % FRAME_STRIDE != 0:
+                self.drop("frame_not_sampled")
                 continue
             cam = get_nested(cameras, (subject, seq, cam_idx), NAME, FILES["camera"])
             R, t, focal, princpt = (
@@ -109,6 +103,7 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
                 self.cfg.input_img_shape,
             )  # fmt: skip
             if bbox is None:
+                self.drop("invalid_bbox")
                 continue
             smpl_param = get_nested(fits, (subject, seq, frame), NAME, FILES["smpl"])
             img_path = osp.join(

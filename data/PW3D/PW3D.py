@@ -12,14 +12,13 @@ Evaluation also needs ``<data_dir>/Human36M/J_regressor_h36m_smpl.npy``.
 from __future__ import annotations
 
 import os.path as osp
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from common.utils.preprocessing import process_bbox
+from data.base import BaseDataset, dataset_roles
 from data.dataset import (
-    BaseDataset,
     coco_index,
     get_image,
     get_key,
@@ -36,7 +35,6 @@ from data.metrics import (
     pa_mean_distance,
     regress_root_relative,
 )
-from main.config import Config
 
 NAME = "PW3D"
 DOWNLOAD_HINT = (
@@ -53,18 +51,19 @@ class PW3D(BaseDataset):
 
     name = NAME
     splits = SPLITS
+    # Every split yields the test structure (image, GT mesh), so 3DPW is no training set.
+    roles = dataset_roles(test=("body",))
+    can_evaluate = True
 
     eval_joint = H36M_EVAL_JOINTS
 
-    def __init__(
-        self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
-    ) -> None:
-        super().__init__(cfg, transform, data_split)
-        self.datalist = self._load_data()
+    def finish_loading(self) -> None:
         # Only evaluation needs the regressor; a test run fails here, before any inference.
-        self.j_regressor = load_h36m_regressor(cfg.data_dir) if data_split == "test" else None
+        self.j_regressor = (
+            load_h36m_regressor(self.cfg.data_dir) if self.data_split == "test" else None
+        )
 
-    def _load_data(self) -> list[dict[str, Any]]:
+    def load_records(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
         file_name = f"3DPW_{self.data_split}.json"
         db = load_json(osp.join(self.data_dir, file_name), NAME, DOWNLOAD_HINT)
@@ -85,6 +84,7 @@ class PW3D(BaseDataset):
             }
             bbox = process_bbox(np.array(bbox), width, height, self.cfg.input_img_shape)
             if bbox is None:
+                self.drop("invalid_bbox")
                 continue
             datalist.append(
                 {

@@ -1,7 +1,7 @@
 """Body demo: ``cd demo/body && python demo.py --gpu 0`` (or ``python demo/body/demo.py``).
 
 Writes the mesh, its renders over the crop and the image, and the parameters; see
-``python demo.py --help`` and ``common/demo.py``.
+``python demo.py --help`` and ``main/demo_cli.py``.
 """
 
 import os.path as osp
@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from common.demo import main  # noqa: E402
+from main.demo_cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main("body", default_output_dir=osp.dirname(osp.abspath(__file__))))
