@@ -27,6 +27,8 @@ from torch.utils.data import Dataset
 from common.utils.human_model_targets import HumanModelTargets, process_human_model_output
 from common.utils.human_models import FLAME, MANO, SMPL
 from common.utils.preprocessing import augmentation, decode_img, load_img, process_db_coord
+from data.bad_samples import BadSampleGuard
+from data.box_screen import BoxScreen
 from main.config import Config
 
 SPLITS = ("train", "test")
@@ -50,10 +52,18 @@ class MultipleDatasets(Dataset):
 
     Differences from the reference (which crashes there, spec 02 15.1 B6): an empty list or an
     empty dataset raises ``ValueError`` at construction; an index outside ``[0, len)`` raises
-    ``IndexError``.
+    ``IndexError``. A sample whose image is bad is replaced by the next one of its data set and
+    counted (:mod:`data.bad_samples`; ``max_bad_share`` and ``strict`` are its limits; the
+    outermost wrapper does it, nested ones pass the error up).
     """
 
-    def __init__(self, dbs: Sequence[Dataset], make_same_len: bool = True) -> None:
+    def __init__(
+        self,
+        dbs: Sequence[Dataset],
+        make_same_len: bool = True,
+        max_bad_share: float = 0.01,
+        strict: bool = False,
+    ) -> None:
         if len(dbs) == 0:
             raise ValueError("MultipleDatasets: the list of datasets is empty")
         lengths = [len(db) for db in dbs]  # type: ignore[arg-type]
@@ -69,6 +79,10 @@ class MultipleDatasets(Dataset):
         self.max_db_data_num = max(lengths)
         self.db_len_cumsum = np.cumsum(lengths).tolist()
         self.make_same_len = make_same_len
+        self.bad_samples: BadSampleGuard | None = BadSampleGuard(max_bad_share, strict)
+        for db in self.dbs:
+            if isinstance(db, MultipleDatasets):
+                db.bad_samples = None  # this wrapper replaces and counts for it
 
     def __len__(self) -> int:
         if self.make_same_len:
@@ -92,7 +106,9 @@ class MultipleDatasets(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         db_idx, data_idx = self.locate(index)
-        return self.dbs[db_idx][data_idx]
+        if self.bad_samples is None:
+            return self.dbs[db_idx][data_idx]
+        return self.bad_samples.fetch(self.dbs[db_idx], data_idx, len(self))
 
 
 # ---- annotation files ----------------------------------------------------------------------
@@ -211,11 +227,14 @@ class BaseDataset(Dataset):
             smplx layer. Both give the same samples (the image bit for bit, the targets up to
             float32 rounding); True is several times slower, the baseline of
             ``tool/bench_data.py``. Set it on an instance.
+        check_images: refuse truncated JPEG/PNG files (:func:`decode_img`'s ``check``); False
+            only for the benchmark's comparison.
     """
 
     name: str = ""
     splits: tuple[str, ...] = SPLITS
     reference_loader: bool = False
+    check_images: bool = True
 
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
@@ -226,6 +245,7 @@ class BaseDataset(Dataset):
         self.data_split = data_split
         self.root_dir = osp.join(cfg.data_dir, self.name)
         self.datalist: list[dict[str, Any]] = []
+        self.box_screen = BoxScreen(self.name, data_split)  # bad boxes: dropped, counted
 
     @property
     def data_dir(self) -> str:
@@ -244,7 +264,8 @@ class BaseDataset(Dataset):
             ``(img, img2bb_trans, bb2img_trans, rot, do_flip)``: img (3, H_in, W_in) float32 in
             [0, 1]; the (2, 3) affines of :func:`common.utils.preprocessing.augmentation`.
         """
-        img = load_img(img_path) if self.reference_loader else decode_img(img_path)
+        read = load_img if self.reference_loader else decode_img
+        img = read(img_path, check=self.check_images)
         patch, img2bb_trans, bb2img_trans, rot, do_flip = augmentation(
             img, bbox, self.data_split, self.cfg.input_img_shape, enforce_flip,
             reference=self.reference_loader,

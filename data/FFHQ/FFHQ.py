@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from common.utils.human_models import FLAME
-from common.utils.preprocessing import process_bbox
 from data.dataset import (
     AnnotationError,
     BaseDataset,
@@ -53,6 +52,7 @@ class FFHQ(BaseDataset):
     ) -> None:
         super().__init__(cfg, transform, data_split)
         self.datalist = self._load_data()
+        self.box_screen.report()
 
     def _load_data(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
@@ -78,7 +78,9 @@ class FFHQ(BaseDataset):
                 )
             joint_img = joint_img.reshape(-1, 2)
             joint_img = np.concatenate((joint_img, np.zeros_like(joint_img[:, :1])), 1)  # (73, 3)
-            bbox = process_bbox(np.array(bbox), width, height, self.cfg.input_img_shape)
+            bbox = self.box_screen.process(
+                np.array(bbox), width, height, self.cfg.input_img_shape, ann_desc
+            )
             if bbox is None:
                 continue
             flame = get_key(flame_params, str(ann["id"]), NAME, FLAME_FILE)

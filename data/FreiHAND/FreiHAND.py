@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from common.utils.human_models import MANO, get_mano
-from common.utils.preprocessing import process_bbox
 from data.dataset import (
     AnnotationError,
     BaseDataset,
@@ -79,6 +78,7 @@ class FreiHAND(BaseDataset):
     ) -> None:
         super().__init__(cfg, transform, data_split)
         self.datalist = self._load_data()
+        self.box_screen.report()
         self.eval_gt = self._load_eval_gt() if data_split == "test" else None
 
     def _load_data(self) -> list[dict[str, Any]]:
@@ -116,8 +116,11 @@ class FreiHAND(BaseDataset):
                 "cam_param": cam_param,
             }
             if self.data_split == "train":
-                bbox = get_key(ann, "bbox", NAME, f"{coco_file} annotation {ann['id']}")
-                bbox = process_bbox(np.array(bbox), width, height, self.cfg.input_img_shape)
+                ann_desc = f"{coco_file} annotation {ann['id']}"
+                bbox = self.box_screen.process(
+                    np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
+                    self.cfg.input_img_shape, ann_desc,
+                )  # fmt: skip
                 if bbox is None:
                     continue
                 mano_param = get_key(entry, "mano_param", NAME, f"{data_file} [{db_idx}]")

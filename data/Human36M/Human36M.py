@@ -18,7 +18,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from common.utils.preprocessing import process_bbox
 from common.utils.transforms import cam2pixel, world2cam
 from data.dataset import (
     BaseDataset,
@@ -74,6 +73,7 @@ class Human36M(BaseDataset):
         self.img_dir = osp.join(self.root_dir, "images")
         self.annot_dir = osp.join(self.root_dir, "annotations")
         self.datalist = self._load_data()
+        self.box_screen.report()
         # Only evaluation needs the regressor; a test run fails here, before any inference.
         self.j_regressor = load_h36m_regressor(cfg.data_dir) if data_split == "test" else None
 
@@ -127,8 +127,11 @@ class Human36M(BaseDataset):
             width, height, file_name = get_keys(
                 img, ("width", "height", "file_name"), NAME, img_desc
             )
-            ann_bbox = get_key(ann, "bbox", NAME, f"annotation {ann['id']}")
-            bbox = process_bbox(np.array(ann_bbox), width, height, self.cfg.input_img_shape)
+            ann_desc = f"annotation {ann['id']}"
+            ann_bbox = get_key(ann, "bbox", NAME, ann_desc)
+            bbox = self.box_screen.process(
+                np.array(ann_bbox), width, height, self.cfg.input_img_shape, ann_desc
+            )
             if bbox is None:
                 continue
             datalist.append(

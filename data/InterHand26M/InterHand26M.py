@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from common.utils.human_models import MANO, get_mano
-from common.utils.preprocessing import get_bbox, process_bbox
+from common.utils.preprocessing import get_bbox
 from common.utils.transforms import cam2pixel, transform_joint_to_other_db, world2cam
 from data.dataset import (
     BaseDataset,
@@ -99,6 +99,7 @@ class InterHand26M(BaseDataset):
         self.annot_dir = osp.join(self.root_dir, "annotations", data_split)
         self._camera_folders: dict[tuple[str, str], set[str]] = {}
         self.datalist = self._load_data()
+        self.box_screen.report()
 
     def _annot_file(self, kind: str) -> str:
         return osp.join(self.annot_dir, f"InterHand2.6M_{self.data_split}_{kind}.json")
@@ -165,7 +166,9 @@ class InterHand26M(BaseDataset):
                 if joint_valid[part].sum() == 0:
                     continue
                 bbox = get_bbox(joint_img[part, :2], joint_valid[part, 0], extend_ratio=BBOX_EXTEND)
-                bbox = process_bbox(bbox, width, height, self.cfg.input_img_shape)
+                bbox = self.box_screen.process(
+                    bbox, width, height, self.cfg.input_img_shape, f"{ann_desc} {side} hand"
+                )
                 if bbox is None:
                     continue
                 mano_param = _optional_entry(mano_params, (capture, frame_idx, side))

@@ -15,7 +15,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from common.utils.preprocessing import process_bbox
 from data.dataset import (
     BaseDataset,
     coco_index,
@@ -59,6 +58,7 @@ class MPII(BaseDataset):
     ) -> None:
         super().__init__(cfg, transform, data_split)
         self.datalist = self._load_data()
+        self.box_screen.report()
 
     def _load_data(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
@@ -75,9 +75,9 @@ class MPII(BaseDataset):
                 img, ("file_name", "width", "height"), NAME, f"image {ann['image_id']}"
             )
             ann_desc = f"annotation {ann['id']}"
-            bbox = process_bbox(
+            bbox = self.box_screen.process(
                 np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
-                self.cfg.input_img_shape,
+                self.cfg.input_img_shape, ann_desc,
             )  # fmt: skip
             if bbox is None:
                 continue

@@ -17,7 +17,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from common.utils.preprocessing import process_bbox
 from common.utils.transforms import cam2pixel, world2cam
 from data.dataset import (
     BaseDataset,
@@ -73,6 +72,7 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
     ) -> None:
         super().__init__(cfg, transform, data_split)
         self.datalist = self._load_data()
+        self.box_screen.report()
 
     def _load_data(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
@@ -104,9 +104,10 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
             file_name, width, height = get_keys(
                 img, ("file_name", "width", "height"), NAME, img_desc
             )
-            bbox = process_bbox(
-                np.array(get_key(ann, "bbox", NAME, f"annotation {ann['id']}")), width, height,
-                self.cfg.input_img_shape,
+            ann_desc = f"annotation {ann['id']}"
+            bbox = self.box_screen.process(
+                np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
+                self.cfg.input_img_shape, ann_desc,
             )  # fmt: skip
             if bbox is None:
                 continue

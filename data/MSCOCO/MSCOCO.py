@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from common.utils.human_models import FLAME, MANO
-from common.utils.preprocessing import gen_trans_from_patch_cv, process_bbox, process_db_coord
+from common.utils.preprocessing import gen_trans_from_patch_cv, process_db_coord
 from data.dataset import (
     AnnotationError,
     BaseDataset,
@@ -154,6 +154,7 @@ class MSCOCO(BaseDataset):
         self.annot_dir = osp.join(self.root_dir, "annotations")
         loaders = {"body": self._body_sample, "hand": self._hand_samples, "face": self._face_sample}
         self.datalist = self._load_data(loaders[self.parts])
+        self.box_screen.report()
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -181,9 +182,11 @@ class MSCOCO(BaseDataset):
         entry = get_key(fits, str(ann_id), NAME, FIT_FILES[self.parts])
         return get_keys(entry, keys, NAME, f"{FIT_FILES[self.parts]} [{ann_id}]")
 
-    def _bbox(self, box: Any, base: dict[str, Any]) -> np.ndarray | None:
+    def _bbox(self, box: Any, base: dict[str, Any], entry: str) -> np.ndarray | None:
         height, width = base["img_shape"]
-        return process_bbox(np.array(box), width, height, self.cfg.input_img_shape)
+        return self.box_screen.process(
+            np.array(box), width, height, self.cfg.input_img_shape, entry
+        )
 
     # Per-part sample makers: (annotation, image fields, fits or None, description) -> samples.
 
@@ -192,7 +195,7 @@ class MSCOCO(BaseDataset):
             get_key(ann, "iscrowd", NAME, desc) or get_key(ann, "num_keypoints", NAME, desc) == 0
         ):
             return []
-        bbox = self._bbox(get_key(ann, "bbox", NAME, desc), base)
+        bbox = self._bbox(get_key(ann, "bbox", NAME, desc), base, desc)
         if bbox is None:
             return []
         if self.data_split == "test":
@@ -211,7 +214,9 @@ class MSCOCO(BaseDataset):
                 and get_key(ann, f"{side}hand_valid", NAME, desc) is False
             ):
                 continue
-            bbox = self._bbox(get_key(ann, f"{side}hand_box", NAME, desc), base)
+            bbox = self._bbox(
+                get_key(ann, f"{side}hand_box", NAME, desc), base, f"{desc} {side}hand_box"
+            )
             if bbox is None:
                 continue
             if self.data_split == "test":
@@ -236,7 +241,7 @@ class MSCOCO(BaseDataset):
         # QUIRK (spec 03 3.8 #9): identity test against False; the test split ignores the flag.
         if self.data_split == "train" and get_key(ann, "face_valid", NAME, desc) is False:
             return []
-        bbox = self._bbox(get_key(ann, "face_box", NAME, desc), base)
+        bbox = self._bbox(get_key(ann, "face_box", NAME, desc), base, f"{desc} face_box")
         if bbox is None:
             return []
         joint_img, joint_valid = coco_face_to_flame(

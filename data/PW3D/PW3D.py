@@ -17,7 +17,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from common.utils.preprocessing import process_bbox
 from data.dataset import (
     BaseDataset,
     coco_index,
@@ -61,6 +60,7 @@ class PW3D(BaseDataset):
     ) -> None:
         super().__init__(cfg, transform, data_split)
         self.datalist = self._load_data()
+        self.box_screen.report()
         # Only evaluation needs the regressor; a test run fails here, before any inference.
         self.j_regressor = load_h36m_regressor(cfg.data_dir) if data_split == "test" else None
 
@@ -83,7 +83,9 @@ class PW3D(BaseDataset):
                 key: np.array(get_key(cam, key, NAME, f"{img_desc} cam_param"), dtype=np.float32)
                 for key in ("focal", "princpt")
             }
-            bbox = process_bbox(np.array(bbox), width, height, self.cfg.input_img_shape)
+            bbox = self.box_screen.process(
+                np.array(bbox), width, height, self.cfg.input_img_shape, ann_desc
+            )
             if bbox is None:
                 continue
             datalist.append(
