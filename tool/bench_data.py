@@ -141,13 +141,13 @@ def bench_dataset(
     dataset.reference_loader = False
     time_samples(dataset, min(len(dataset), 5))  # builds the mesh-free joint models once
     slow, fast, decode, unchecked, check = [], [], [], [], []
-    for _ in range(repeats):
+    for repeat in range(repeats):
         dataset.reference_loader = True
         slow.append(time_samples(dataset, count))
         dataset.reference_loader = False
-        fast.append(time_samples(dataset, count))
-        dataset.check_images = False
-        unchecked.append(time_samples(dataset, count))
+        for check_images in (True, False) if repeat % 2 == 0 else (False, True):  # either order
+            dataset.check_images = check_images
+            (fast if check_images else unchecked).append(time_samples(dataset, count))
         dataset.check_images = True
         decode.append(time_decode(dataset, count))
         check.append(time_check(dataset, count))

@@ -22,6 +22,7 @@ metric).
 
 from __future__ import annotations
 
+import logging
 import os.path as osp
 from typing import Any, Callable, Sequence
 
@@ -42,6 +43,8 @@ from data.dataset import (
 )
 from data.metrics import landmark_error_px
 from main.config import Config
+
+logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]  # a JSON object or a datalist entry
 NAME = "MSCOCO"
@@ -313,15 +316,29 @@ class MSCOCO(BaseDataset):
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int
     ) -> dict[str, list]:
         """Face: the landmark error per sample (see :meth:`face_landmark_errors`); body and hand
-        have no metric (``{}``, as the reference)."""
+        have no metric (``{}``, as the reference).
+
+        The face metric is this re-implementation's addition and needs the model's
+        ``flame_joint_proj`` output, which the original's outputs (and exported models) lack: such
+        samples get None, with a warning.
+        """
         if self.parts != "face":
             return {}
         eval_result: dict[str, list] = {"face_err_px": [], "face_nme": []}
+        missing = 0
         for n, out in enumerate(outs):
             annot = self.datalist[cur_sample_idx + n]
-            err_px, nme = self.face_landmark_errors(out["flame_joint_proj"], annot)
+            if "flame_joint_proj" in out:
+                err_px, nme = self.face_landmark_errors(out["flame_joint_proj"], annot)
+            else:
+                err_px, nme, missing = None, None, missing + 1
             eval_result["face_err_px"].append(err_px)
             eval_result["face_nme"].append(nme)
+        if missing:
+            logger.warning(
+                "%s face: %d of %d outputs lack 'flame_joint_proj' (outputs of the original code "
+                "or of an exported model): no landmark error for them", NAME, missing, len(outs),
+            )  # fmt: skip
         return eval_result
 
     def face_landmark_errors(
@@ -359,7 +376,10 @@ class MSCOCO(BaseDataset):
         errors = [e for e in eval_result.get("face_err_px", []) if e is not None]
         nmes = [e for e in eval_result.get("face_nme", []) if e is not None]
         if not errors:
-            print("Face landmark error: no test face has a valid annotated landmark")
+            print(
+                "Face landmark error: no test face has a valid annotated landmark (or the "
+                "outputs lack 'flame_joint_proj', see the warnings)"
+            )
             return
         print(
             f"Face landmark error ({len(errors)} faces): {np.mean(errors):.2f} px, "
