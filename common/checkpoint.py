@@ -15,7 +15,6 @@ snapshot loads anywhere. Entries of the human-model layers (``smpl_layer``, ``ma
 from __future__ import annotations
 
 import logging
-import os
 import os.path as osp
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -26,11 +25,10 @@ from torch import nn
 
 from common.snapshot_files import (  # noqa: F401  (re-exported: the runners call them)
     SnapshotError,
-    abandon_write_on_signal,
     cleanup_stale_temporaries,
     newest_intact_snapshot,
-    raise_write_error,
     temporary_path,
+    write_atomically,
 )
 
 logger = logging.getLogger(__name__)
@@ -98,21 +96,7 @@ def save_snapshot(
     state: dict[str, Any] = {"epoch": int(epoch), "network": network_state_dict(model)}
     if optimizer is not None:
         state["optimizer"] = _to_cpu(optimizer.state_dict())
-    tmp_path = temporary_path(path)
-    try:
-        with abandon_write_on_signal() as received:
-            try:
-                with open(tmp_path, "wb") as f:
-                    torch.save(state, f)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp_path, path)
-            except BaseException as err:
-                raise_write_error(err, received, path)
-                raise
-    finally:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
+    write_atomically(path, state)
 
 
 def _guess_part(network: Mapping[str, torch.Tensor]) -> tuple[str, str] | None:

@@ -151,6 +151,32 @@ def raise_write_error(err: BaseException, received: list[int], path: str) -> Non
         ) from None
 
 
+def write_atomically(path: str, obj: object) -> None:
+    """``torch.save`` ``obj`` to :func:`temporary_path` beside ``path``, fsync, rename onto
+    ``path``; the temporary file never survives (see :func:`common.checkpoint.save_snapshot`
+    for SIGINT/SIGTERM and a full disk).
+
+    Raises:
+        SnapshotError: the disk is full (names the previous intact snapshot).
+        SystemExit: SIGINT or SIGTERM arrived during the write (code 128 + signal).
+    """
+    tmp_path = temporary_path(path)
+    try:
+        with abandon_write_on_signal() as received:
+            try:
+                with open(tmp_path, "wb") as f:
+                    torch.save(obj, f)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp_path, path)
+            except BaseException as err:
+                raise_write_error(err, received, path)
+                raise
+    finally:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+
+
 def _snapshots(folder: str) -> list[tuple[int, str]]:
     """``(N, path)`` of the ``snapshot_<N>.pth.tar`` files of ``folder``, newest first."""
     if not osp.isdir(folder):
