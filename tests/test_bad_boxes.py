@@ -71,6 +71,17 @@ def test_report_names_the_first_entries(caplog) -> None:
     assert "annotation 4, ... (3 more)" in caplog.text and "annotation 5" not in caplog.text
 
 
+def _kept(db: dict) -> tuple[dict, list[dict]]:
+    """Images by id and the annotations whose box ``process_bbox`` keeps, in file order."""
+    images = {img["id"]: img for img in db["images"]}
+    kept = [
+        ann for ann in db["annotations"]
+        if process_bbox(ann["bbox"], images[ann["image_id"]]["width"],
+                        images[ann["image_id"]]["height"], BODY) is not None
+    ]  # fmt: skip
+    return images, kept
+
+
 def _copy(tmp_path, fixture_data_dir, name):
     shutil.copytree(fixture_data_dir / name, tmp_path / name)
     return tmp_path / name / "data"
@@ -86,12 +97,7 @@ def test_mpii_train_drops_nan_and_outside_keeps_partly(
     before = MPII(cfg, T.ToTensor(), "train")
     path = data_dir / "annotations" / "train.json"
     db = json.loads(path.read_text())
-    images = {img["id"]: img for img in db["images"]}
-    kept = [
-        ann for ann in db["annotations"]
-        if process_bbox(ann["bbox"], images[ann["image_id"]]["width"],
-                        images[ann["image_id"]]["height"], BODY) is not None
-    ]  # fmt: skip
+    images, kept = _kept(db)
     assert len(kept) == len(before) >= 3
     nan_ann, outside_ann, partly_ann = kept[:3]
     nan_ann["bbox"][1] = math.nan
@@ -126,12 +132,7 @@ def test_pw3d_test_keeps_outside_with_a_warning_drops_nan(
     before = PW3D(cfg, T.ToTensor(), "test")
     path = data_dir / "3DPW_test.json"
     db = json.loads(path.read_text())
-    images = {img["id"]: img for img in db["images"]}
-    kept = [
-        ann for ann in db["annotations"]
-        if process_bbox(ann["bbox"], images[ann["image_id"]]["width"],
-                        images[ann["image_id"]]["height"], BODY) is not None
-    ]  # fmt: skip
+    images, kept = _kept(db)
     assert len(kept) == len(before) >= 2
     first, second = kept[:2]
     first["bbox"] = [-90.0, 10.0, 60.0, 80.0]
