@@ -15,7 +15,6 @@ snapshot loads anywhere. Entries of the human-model layers (``smpl_layer``, ``ma
 from __future__ import annotations
 
 import logging
-import os
 import os.path as osp
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -24,14 +23,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from common.snapshot_files import (  # noqa: F401  (re-exported: the runners call them)
+    SnapshotError,
+    cleanup_stale_temporaries,
+    newest_intact_snapshot,
+    temporary_path,
+    write_atomically,
+)
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "module."
 HUMAN_LAYER_NAMES = ("smpl_layer", "mano_layer", "flame_layer")
-
-
-class SnapshotError(RuntimeError):
-    """A snapshot cannot be read or does not fit the model; the message names the file."""
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
@@ -71,13 +74,21 @@ def save_snapshot(
 ) -> None:
     """Write a snapshot atomically: a temporary file in the same folder, then ``os.replace``.
 
-    An interruption before the rename leaves any previous file at ``path`` untouched.
+    An interruption before the rename leaves any previous file at ``path`` untouched. The
+    temporary file is ``<path>.tmp.<host>.<pid>`` (:func:`temporary_path`); a killed writer's
+    one is removed by :func:`cleanup_stale_temporaries`. SIGINT or SIGTERM during the write
+    abandons it: the temporary file is removed and the process exits with ``128 + signal``
+    after one logged line (only when called from the main thread, where signals are handled).
 
     Args:
         path: target file, e.g. ``output/model_dump/snapshot_6.pth.tar``; its folder must exist.
         epoch: the epoch index just finished.
         model: the model, bare or wrapped.
         optimizer: its state is stored under ``'optimizer'`` (on CPU); None stores no entry.
+
+    Raises:
+        SnapshotError: the disk is full (the message names the previous intact snapshot).
+        SystemExit: SIGINT or SIGTERM arrived during the write.
     """
     folder = osp.dirname(osp.abspath(path))
     if not osp.isdir(folder):
@@ -85,16 +96,7 @@ def save_snapshot(
     state: dict[str, Any] = {"epoch": int(epoch), "network": network_state_dict(model)}
     if optimizer is not None:
         state["optimizer"] = _to_cpu(optimizer.state_dict())
-    tmp_path = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp_path, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    finally:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
+    write_atomically(path, state)
 
 
 def _guess_part(network: Mapping[str, torch.Tensor]) -> tuple[str, str] | None:

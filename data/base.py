@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from common.utils.human_model_targets import HumanModelTargets, process_human_model_output
 from common.utils.preprocessing import augmentation, decode_img, load_img, process_db_coord
+from data.box_screen import BoxScreen
 from data.dataset import PART_TARGETS, SPLITS, Augmentation, check_split
 
 if TYPE_CHECKING:
@@ -76,6 +77,9 @@ class BaseDataset(Dataset):
             smplx layer. Both give the same samples (the image bit for bit, the targets up to
             float32 rounding); True is several times slower, the baseline of
             ``tool/bench_data.py``. Set it on an instance.
+        check_images: refuse truncated JPEG/PNG files (:func:`decode_img`'s ``check``); False
+            only for the benchmark's comparison.
+        box_screen: the boxes dropped or kept with a warning (NaN/inf, wholly outside).
     """
 
     name: ClassVar[str] = ""
@@ -83,6 +87,7 @@ class BaseDataset(Dataset):
     roles: ClassVar[Mapping[str, tuple[str, ...]]] = dataset_roles()
     can_evaluate: ClassVar[bool] = False
     reference_loader: bool = False
+    check_images: bool = True
 
     def __init__(
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
@@ -93,14 +98,26 @@ class BaseDataset(Dataset):
         self.data_split = data_split
         self.root_dir = osp.join(cfg.data_dir, self.name)
         self.drop_counts: dict[str, int] = {}
+        self.box_screen = BoxScreen(self.name, data_split)  # bad boxes: dropped, counted
         self.setup()
         self.datalist: list[dict[str, Any]] = self.load_records()
+        self._count_screened_boxes()
+        self.box_screen.report()
         self.finish_loading()
         dropped = ", ".join(f"{k} {v}" for k, v in self.drop_counts.items()) or "none"
         logger.info(
             "%s %s: %d records kept; dropped: %s", self.name, data_split, len(self.datalist),
             dropped,
         )  # fmt: skip
+
+    def _count_screened_boxes(self) -> None:
+        """Boxes the screen dropped move from ``invalid_bbox`` to their own reasons."""
+        for reason, count in self.box_screen.dropped().items():
+            if count:
+                self.drop_counts["invalid_bbox"] -= count
+                if self.drop_counts["invalid_bbox"] == 0:
+                    del self.drop_counts["invalid_bbox"]
+                self.drop_counts[f"{reason}_bbox"] = count
 
     # ---- what a dataset implements ---------------------------------------------------------
 
@@ -159,7 +176,8 @@ class BaseDataset(Dataset):
             ``(img, img2bb_trans, bb2img_trans, rot, do_flip)``: img (3, H_in, W_in) float32 in
             [0, 1]; the (2, 3) affines of :func:`common.utils.preprocessing.augmentation`.
         """
-        img = load_img(img_path) if self.reference_loader else decode_img(img_path)
+        read = load_img if self.reference_loader else decode_img
+        img = read(img_path, check=self.check_images)
         patch, img2bb_trans, bb2img_trans, rot, do_flip = augmentation(
             img, bbox, self.data_split, self.cfg.input_img_shape, enforce_flip,
             reference=self.reference_loader,

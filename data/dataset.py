@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 
 from common.utils.human_model_targets import HumanModelTargets
 from common.utils.human_models import FLAME, MANO, SMPL
+from data.bad_samples import BadSampleGuard
 
 SPLITS = ("train", "test")
 Augmentation = tuple[np.ndarray, float, bool]  # (img2bb_trans (2, 3), rot (degrees), do_flip)
@@ -49,10 +50,18 @@ class MultipleDatasets(Dataset):
 
     Differences from the reference (which crashes there, spec 02 15.1 B6): an empty list or an
     empty dataset raises ``ValueError`` at construction; an index outside ``[0, len)`` raises
-    ``IndexError``.
+    ``IndexError``. A sample whose image is bad is replaced by the next one of its data set and
+    counted (:mod:`data.bad_samples`; ``max_bad_share`` and ``strict`` are its limits; the
+    outermost wrapper does it, nested ones pass the error up).
     """
 
-    def __init__(self, dbs: Sequence[Dataset], make_same_len: bool = True) -> None:
+    def __init__(
+        self,
+        dbs: Sequence[Dataset],
+        make_same_len: bool = True,
+        max_bad_share: float = 0.01,
+        strict: bool = False,
+    ) -> None:
         if len(dbs) == 0:
             raise ValueError("MultipleDatasets: the list of datasets is empty")
         lengths = [len(db) for db in dbs]  # type: ignore[arg-type]
@@ -68,6 +77,10 @@ class MultipleDatasets(Dataset):
         self.max_db_data_num = max(lengths)
         self.db_len_cumsum = np.cumsum(lengths).tolist()
         self.make_same_len = make_same_len
+        self.bad_samples: BadSampleGuard | None = BadSampleGuard(max_bad_share, strict)
+        for db in self.dbs:
+            if isinstance(db, MultipleDatasets):
+                db.bad_samples = None  # this wrapper replaces and counts for it
 
     def __len__(self) -> int:
         if self.make_same_len:
@@ -91,7 +104,9 @@ class MultipleDatasets(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         db_idx, data_idx = self.locate(index)
-        return self.dbs[db_idx][data_idx]
+        if self.bad_samples is None:
+            return self.dbs[db_idx][data_idx]
+        return self.bad_samples.fetch(self.dbs[db_idx], data_idx, len(self))
 
 
 # ---- annotation files ----------------------------------------------------------------------

@@ -146,6 +146,14 @@ def test_data_bench_tables(standin_model_dir: Path, fixture_data_dir: Path) -> N
         baseline, fast = float(row[5]), float(row[6])
         assert baseline > 0 and fast > 0 and float(row[2]) > 0 and float(row[3]) > 0
         assert float(row[7]) == pytest.approx(baseline / fast, rel=0.1, abs=0.1)
+    header, rows = _rows_after(printed, "dataset (image check)")
+    assert header == ["dataset (image check)", "samples/s (no check)", "samples/s (checked)",
+                      "ratio", "check ms", "check % of a sample"]  # fmt: skip
+    assert [r[0] for r in rows] == ["FFHQ", "MPII"]
+    for row in rows:
+        assert float(row[3]) == pytest.approx(float(row[2]) / float(row[1]), rel=0.05, abs=0.01)
+        share = float(row[4]) / 1000 * float(row[2]) * 100  # check s x samples/s, in %
+        assert float(row[4]) > 0 and float(row[5]) == pytest.approx(share, rel=0.1, abs=0.02)
     header, rows = _rows_after(printed, "frame  ")
     assert header == ["frame", "size", "patch", "patch ms (baseline)", "patch ms (fast)",
                       "speed-up"]  # fmt: skip

@@ -7,7 +7,10 @@ in float64, the fits' meshes through the smplx layer) and with the fast loader (
 8-bit image, only the warp's window converted and mirrored, joints without meshes). Image
 decoding (``decode_img`` of the same files, 8-bit) is timed on its own and reported apart;
 "rest" is everything else of ``__getitem__`` (float conversion, crop, augmentation, targets).
-Both passes draw the same augmentations (numpy and ``random`` seeded identically).
+Both passes draw the same augmentations (numpy and ``random`` seeded identically). A third
+pass of the fast loader without the truncated-image check (``check_images=False``) gives the
+check's cost: a second table shows both samples/s, their ratio (the check must keep >= 0.97)
+and the check timed alone.
 
 The fixtures' images are small (about 256 x 256); a second table times the patch step alone
 (float conversion, mirror, warp, colour factors: everything of the image but its decoding) on
@@ -41,6 +44,7 @@ from dataclasses import dataclass  # noqa: E402
 import numpy as np  # noqa: E402
 import torchvision.transforms as T  # noqa: E402
 
+from common.utils.image_check import truncation_problem  # noqa: E402
 from common.utils.preprocessing import augmentation, decode_img  # noqa: E402
 from data.base import BaseDataset  # noqa: E402
 from data.registry import get_dataset_class  # noqa: E402
@@ -110,6 +114,16 @@ def time_decode(dataset: BaseDataset, count: int) -> float:
     return (time.perf_counter() - start) / count
 
 
+def time_check(dataset: BaseDataset, count: int) -> float:
+    """Mean seconds of the truncated-image check alone (:func:`truncation_problem`) on the
+    images of the same ``count`` samples."""
+    n = len(dataset)
+    start = time.perf_counter()
+    for i in range(count):
+        truncation_problem(dataset.datalist[i % n]["img_path"])
+    return (time.perf_counter() - start) / count
+
+
 def sample_count(dataset: BaseDataset, seconds: float) -> int:
     """Samples that take about ``seconds`` with the slow path (at least one pass over the set)."""
     dataset.reference_loader = True
@@ -117,19 +131,28 @@ def sample_count(dataset: BaseDataset, seconds: float) -> int:
     return max(len(dataset), int(seconds / max(per_sample, 1e-6)))
 
 
-def bench_dataset(dataset: BaseDataset, seconds: float, repeats: int) -> tuple[Timing, Timing]:
-    """(baseline, fast) timings; each figure the best of ``repeats`` interleaved runs."""
+def bench_dataset(
+    dataset: BaseDataset, seconds: float, repeats: int
+) -> tuple[Timing, Timing, float, float]:
+    """(baseline, fast) timings, the fast loader's mean seconds per sample without the
+    truncated-image check and the check's own mean seconds; each figure the best of
+    ``repeats`` interleaved runs."""
     count = sample_count(dataset, seconds)
     dataset.reference_loader = False
     time_samples(dataset, min(len(dataset), 5))  # builds the mesh-free joint models once
-    slow, fast, decode = [], [], []
-    for _ in range(repeats):
+    slow, fast, decode, unchecked, check = [], [], [], [], []
+    for repeat in range(repeats):
         dataset.reference_loader = True
         slow.append(time_samples(dataset, count))
         dataset.reference_loader = False
-        fast.append(time_samples(dataset, count))
+        for check_images in (True, False) if repeat % 2 == 0 else (False, True):  # either order
+            dataset.check_images = check_images
+            (fast if check_images else unchecked).append(time_samples(dataset, count))
+        dataset.check_images = True
         decode.append(time_decode(dataset, count))
-    return Timing(min(slow), min(decode)), Timing(min(fast), min(decode))
+        check.append(time_check(dataset, count))
+    slow_timing, fast_timing = Timing(min(slow), min(decode)), Timing(min(fast), min(decode))
+    return slow_timing, fast_timing, min(unchecked), min(check)
 
 
 def time_patch(
@@ -178,7 +201,7 @@ def run(
     repeats: int,
 ) -> str:
     """Benchmark ``datasets`` and return the report (header lines and the tables)."""
-    rows = []
+    rows, check_rows = [], []
     with one_thread(), bench_inputs(human_model_path, data_dir, datasets) as inputs:
         header = [machine_summary(), "one process; torch and OpenCV limited to 1 thread"]
         if inputs.made:
@@ -189,7 +212,12 @@ def run(
                 part, human_model_path=inputs.human_model_path, data_dir=inputs.data_dir
             )
             dataset = get_dataset_class(name)(cfg, T.ToTensor(), "train")
-            slow, fast = bench_dataset(dataset, seconds, repeats)
+            slow, fast, unchecked, check = bench_dataset(dataset, seconds, repeats)
+            check_rows.append(
+                [name, fmt(1.0 / unchecked, 1), fmt(1.0 / fast.total, 1),
+                 fmt(unchecked / fast.total, 3), fmt(check * 1000, 4),
+                 fmt(100 * check / fast.total, 2)]
+            )  # fmt: skip
             rows.append(
                 [
                     name,
@@ -221,6 +249,16 @@ def run(
         "(8-bit window patches, joints without meshes). PW3D is a test set whose items carry "
         "the GT mesh: both paths build it."
     )
+    checks = format_table(
+        ["dataset (image check)", "samples/s (no check)", "samples/s (checked)", "ratio",
+         "check ms", "check % of a sample"],
+        check_rows,
+    )  # fmt: skip
+    check_note = (
+        "fast loader with and without the truncated-image check (the file's tail read after "
+        "each decode); ratio = checked / unchecked samples/s (both passes noisy on a loaded "
+        "machine); the check timed alone, and its share of a checked sample's time"
+    )
     with one_thread():
         patches = patch_table(seconds, repeats)
     patch_note = (
@@ -228,7 +266,9 @@ def run(
         "float frame (conversion included), mirrored whole, float64 colour product; fast: 8-bit "
         "frame, window only"
     )
-    return "\n".join(header + ["", table, "", note, "", patches, "", patch_note])
+    return "\n".join(
+        header + ["", table, "", note, "", checks, "", check_note, "", patches, "", patch_note]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass  # noqa: E402
 import torch  # noqa: E402
 
 from common.nets.resnet import ResNetBackbone  # noqa: E402
+from common.snapshot_files import write_atomically  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -149,22 +150,13 @@ def convert_state_dict(
 
 
 def write_snapshot_atomic(path: str, snapshot: dict[str, object]) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it onto ``path``.
+    """``torch.save`` to a temporary file beside ``path``, then rename it onto ``path``
+    (:func:`common.snapshot_files.write_atomically`; the folder is made first).
 
     An interruption leaves any earlier file at ``path`` untouched and no temporary file behind.
     """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp_path = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp_path, "wb") as f:
-            torch.save(snapshot, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    finally:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    write_atomically(path, snapshot)
 
 
 def convert_file(input_path: str, output_path: str, resnet_type: int = 50) -> Conversion:

@@ -20,6 +20,7 @@ from typing import Protocol, Sequence
 import cv2
 import numpy as np
 
+from common.utils.image_check import check_decoded
 from common.utils.transforms import transform_joint_to_other_db
 
 # Augmentation constants of the reference (spec 02 4.1).
@@ -49,33 +50,36 @@ class HeatmapGeometry(Protocol):
 # ---- image and boxes (spec 02 3) -----------------------------------------------------------
 
 
-def decode_img(path: str, order: str = "RGB") -> np.ndarray:
+def decode_img(path: str, order: str = "RGB", check: bool = True) -> np.ndarray:
     """Read an image file as 8-bit colour, ignoring EXIF orientation (alpha dropped, grey
     expanded).
 
     Args:
         path: image file.
         order: 'RGB' (used everywhere) or 'BGR' (OpenCV's order).
+        check: also refuse a truncated JPEG or PNG (:mod:`common.utils.image_check`, reads the
+            file's tail); False only tells a failed decode (the benchmark's comparison).
 
     Returns:
         (H, W, 3) uint8 array.
 
     Raises:
-        OSError: the file is missing or cannot be decoded (the message names it).
+        FileNotFoundError: the file is missing.
+        BadImageError: the file cannot be decoded, or (``check``) is truncated.
     """
     if order not in ("RGB", "BGR"):
         raise ValueError(f"decode_img: order must be 'RGB' or 'BGR', got {order!r}")
     img = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if img is None:
-        raise OSError(f"Fail to read {path} (missing file or not a readable image)")
+    if check or img is None:
+        check_decoded(path, img)
     if order == "RGB":
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # a pure channel swap on uint8
     return img
 
 
-def load_img(path: str, order: str = "RGB") -> np.ndarray:
+def load_img(path: str, order: str = "RGB", check: bool = True) -> np.ndarray:
     """The reference's image read: :func:`decode_img` as a (H, W, 3) float32 array in [0, 255]."""
-    return decode_img(path, order).astype(np.float32)
+    return decode_img(path, order, check).astype(np.float32)
 
 
 def get_bbox(
@@ -107,9 +111,13 @@ def sanitize_bbox(bbox: Sequence[float], img_width: float, img_height: float) ->
 
     QUIRK (spec 02 3.3): the right/bottom edge is computed from the clamped left/top edge (a box
     with negative x is shifted, not cropped) and loses one pixel; the array keeps the input's
-    number type (all-integer input gives an integer array).
+    number type (all-integer input gives an integer array). A box with a NaN or infinite
+    coordinate gives None: the original's NumPy max/min propagate NaN, so it drops such a box;
+    inf is dropped too (the original keeps some, e.g. an infinite width clamped to the edge).
     """
     x, y, w, h = bbox
+    if not all(math.isfinite(value) for value in (x, y, w, h)):
+        return None
     x1 = max(0, x)
     y1 = max(0, y)
     x2 = min(img_width - 1, x1 + max(0, w - 1))

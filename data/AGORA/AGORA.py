@@ -37,7 +37,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.utils.human_models import SMPL, get_smpl
-from common.utils.preprocessing import process_bbox
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     body_train_sample,
@@ -136,10 +135,12 @@ class AGORA(BaseDataset):
             "img2bb_trans_from_orig": affine,  # (2, 3) 4K frame px -> crop px
         }
 
-    def _frame_box(self, bbox: Sequence[float]) -> np.ndarray | None:
+    def _frame_box(self, bbox: Sequence[float], entry: str) -> np.ndarray | None:
         """A 4K box on the 720p frame, through ``process_bbox`` (fix B2: scaled as 2 points)."""
         height, width = RESOLUTIONS["720p"]
-        return process_bbox(_scale_to_720p(bbox), width, height, self.cfg.input_img_shape)
+        return self.box_screen.process(
+            _scale_to_720p(bbox), width, height, self.cfg.input_img_shape, entry
+        )
 
     def _load_annotated(self, file_name: str) -> list[dict[str, Any]]:
         db = load_json(osp.join(self.data_dir, file_name), NAME, DOWNLOAD_HINT)
@@ -169,7 +170,7 @@ class AGORA(BaseDataset):
                     continue
                 sample = self._read_crop(crop_json)
             else:
-                bbox = self._frame_box(get_key(ann, "bbox", NAME, ann_desc))
+                bbox = self._frame_box(get_key(ann, "bbox", NAME, ann_desc), ann_desc)
                 if bbox is None:
                     self.drop("invalid_bbox")
                     continue
@@ -210,7 +211,8 @@ class AGORA(BaseDataset):
                         continue
                     sample = self._read_crop(crop_json)
                 else:
-                    bbox = self._frame_box(get_key(person, "bbox", NAME, f"{file_name} {frame}"))
+                    desc = f"{file_name} {frame} person {person_id}"
+                    bbox = self._frame_box(get_key(person, "bbox", NAME, desc), desc)
                     if bbox is None:
                         self.drop("invalid_bbox")
                         continue

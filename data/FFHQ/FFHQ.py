@@ -19,7 +19,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.utils.human_models import FLAME
-from common.utils.preprocessing import process_bbox
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
@@ -73,7 +72,9 @@ class FFHQ(BaseDataset):
                 )
             joint_img = joint_img.reshape(-1, 2)
             joint_img = np.concatenate((joint_img, np.zeros_like(joint_img[:, :1])), 1)  # (73, 3)
-            bbox = process_bbox(np.array(bbox), width, height, self.cfg.input_img_shape)
+            bbox = self.box_screen.process(
+                np.array(bbox), width, height, self.cfg.input_img_shape, ann_desc
+            )
             if bbox is None:
                 self.drop("invalid_bbox")
                 continue

@@ -18,6 +18,7 @@ truth files are present, evaluates locally with the official formulas (spec 03b)
 from __future__ import annotations
 
 import json
+import logging
 import os
 import os.path as osp
 from typing import Any, Sequence
@@ -25,7 +26,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.utils.human_models import MANO, get_mano
-from common.utils.preprocessing import process_bbox
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
@@ -45,6 +45,7 @@ from data.metrics import (
     point_distances,
 )
 
+logger = logging.getLogger(__name__)
 NAME = "FreiHAND"
 DOWNLOAD_HINT = (
     "Download the FreiHAND images (FreiHAND_pub_v2 and FreiHAND_pub_v2_eval from the FreiHAND "
@@ -112,8 +113,11 @@ class FreiHAND(BaseDataset):
                 "cam_param": cam_param,
             }
             if self.data_split == "train":
-                bbox = get_key(ann, "bbox", NAME, f"{coco_file} annotation {ann['id']}")
-                bbox = process_bbox(np.array(bbox), width, height, self.cfg.input_img_shape)
+                ann_desc = f"{coco_file} annotation {ann['id']}"
+                bbox = self.box_screen.process(
+                    np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
+                    self.cfg.input_img_shape, ann_desc,
+                )  # fmt: skip
                 if bbox is None:
                     self.drop("invalid_bbox")
                     continue
@@ -206,13 +210,34 @@ class FreiHAND(BaseDataset):
                 eval_result.setdefault(key, []).append(value)
         return eval_result
 
+    def _submission_order(self, count: int) -> list[int]:
+        """Positions of the first ``count`` samples sorted by ``db_idx``: the official evaluator
+        pairs row i of pred.json with ground truth i, while the samples follow the annotation
+        file (the same order when the file is in db_idx order, as the released one is)."""
+        db_idx = [sample["db_idx"] for sample in self.datalist[:count]]
+        order = sorted(range(count), key=db_idx.__getitem__)
+        if order != list(range(count)):
+            logger.warning(
+                "%s: the annotations are not in db_idx order; pred.json rows are written in "
+                "db_idx order (row i = db_idx i), as the official evaluator pairs them", NAME,
+            )  # fmt: skip
+        if sorted(db_idx) != list(range(count)):
+            logger.warning(
+                "%s: the %d db_idx values are not 0..%d: the official evaluator pairs pred.json "
+                "row i with ground truth i, so its scores will not match the local ones",
+                NAME, count, count - 1,
+            )  # fmt: skip
+        return order
+
     def print_eval_result(self, eval_result: dict[str, list]) -> None:
         """Write ``<result_dir>/FreiHAND/pred.json`` and, with ground truth, print the metrics."""
         out_dir = osp.join(self.cfg.result_dir, NAME)
         os.makedirs(out_dir, exist_ok=True)
         pred_path = osp.join(out_dir, "pred.json")
+        order = self._submission_order(len(eval_result["joint_out"]))
         with open(pred_path, "w") as f:
-            json.dump([eval_result["joint_out"], eval_result["mesh_out"]], f)
+            json.dump([[eval_result[key][i] for i in order] for key in ("joint_out", "mesh_out")],
+                      f)  # fmt: skip
         print(f"Saved at {pred_path}")
         if "xyz_err" not in eval_result:
             print(

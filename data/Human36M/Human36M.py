@@ -17,7 +17,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.utils.preprocessing import process_bbox
 from common.utils.transforms import cam2pixel, world2cam
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
@@ -129,8 +128,11 @@ class Human36M(BaseDataset):
             width, height, file_name = get_keys(
                 img, ("width", "height", "file_name"), NAME, img_desc
             )
-            ann_bbox = get_key(ann, "bbox", NAME, f"annotation {ann['id']}")
-            bbox = process_bbox(np.array(ann_bbox), width, height, self.cfg.input_img_shape)
+            ann_desc = f"annotation {ann['id']}"
+            ann_bbox = get_key(ann, "bbox", NAME, ann_desc)
+            bbox = self.box_screen.process(
+                np.array(ann_bbox), width, height, self.cfg.input_img_shape, ann_desc
+            )
             if bbox is None:
                 self.drop("invalid_bbox")
                 continue

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.utils.human_models import MANO, get_mano
-from common.utils.preprocessing import get_bbox, process_bbox
+from common.utils.preprocessing import get_bbox
 from common.utils.transforms import cam2pixel, transform_joint_to_other_db, world2cam
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
@@ -164,7 +164,9 @@ class InterHand26M(BaseDataset):
                     self.drop("hand_without_valid_joint")
                     continue
                 bbox = get_bbox(joint_img[part, :2], joint_valid[part, 0], extend_ratio=BBOX_EXTEND)
-                bbox = process_bbox(bbox, width, height, self.cfg.input_img_shape)
+                bbox = self.box_screen.process(
+                    bbox, width, height, self.cfg.input_img_shape, f"{ann_desc} {side} hand"
+                )
                 if bbox is None:
                     self.drop("invalid_bbox")
                     continue

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from common.utils.preprocessing import process_bbox
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     coco_index,
@@ -68,9 +67,9 @@ class MPII(BaseDataset):
                 img, ("file_name", "width", "height"), NAME, f"image {ann['image_id']}"
             )
             ann_desc = f"annotation {ann['id']}"
-            bbox = process_bbox(
+            bbox = self.box_screen.process(
                 np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
-                self.cfg.input_img_shape,
+                self.cfg.input_img_shape, ann_desc,
             )  # fmt: skip
             if bbox is None:
                 self.drop("invalid_bbox")

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from common.utils.preprocessing import process_bbox
 from common.utils.transforms import cam2pixel, world2cam
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
@@ -98,9 +97,10 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
             file_name, width, height = get_keys(
                 img, ("file_name", "width", "height"), NAME, img_desc
             )
-            bbox = process_bbox(
-                np.array(get_key(ann, "bbox", NAME, f"annotation {ann['id']}")), width, height,
-                self.cfg.input_img_shape,
+            ann_desc = f"annotation {ann['id']}"
+            bbox = self.box_screen.process(
+                np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
+                self.cfg.input_img_shape, ann_desc,
             )  # fmt: skip
             if bbox is None:
                 self.drop("invalid_bbox")

@@ -22,13 +22,14 @@ metric).
 
 from __future__ import annotations
 
+import logging
 import os.path as osp
 from typing import Any, Sequence
 
 import numpy as np
 
 from common.utils.human_models import FLAME, MANO
-from common.utils.preprocessing import gen_trans_from_patch_cv, process_bbox, process_db_coord
+from common.utils.preprocessing import gen_trans_from_patch_cv, process_db_coord
 from data.base import PARTS, BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
@@ -40,6 +41,8 @@ from data.dataset import (
     require_path,
 )
 from data.metrics import landmark_error_px
+
+logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]  # a JSON object or a datalist entry
 NAME = "MSCOCO"
@@ -179,9 +182,11 @@ class MSCOCO(BaseDataset):
         entry = get_key(fits, str(ann_id), NAME, FIT_FILES[self.parts])
         return get_keys(entry, keys, NAME, f"{FIT_FILES[self.parts]} [{ann_id}]")
 
-    def _bbox(self, box: Any, base: dict[str, Any]) -> np.ndarray | None:
+    def _bbox(self, box: Any, base: dict[str, Any], entry: str) -> np.ndarray | None:
         height, width = base["img_shape"]
-        return process_bbox(np.array(box), width, height, self.cfg.input_img_shape)
+        return self.box_screen.process(
+            np.array(box), width, height, self.cfg.input_img_shape, entry
+        )
 
     # Per-part sample makers: (annotation, image fields, fits or None, description) -> samples.
 
@@ -191,7 +196,7 @@ class MSCOCO(BaseDataset):
         ):
             self.drop("crowd_or_no_keypoints")
             return []
-        bbox = self._bbox(get_key(ann, "bbox", NAME, desc), base)
+        bbox = self._bbox(get_key(ann, "bbox", NAME, desc), base, desc)
         if bbox is None:
             self.drop("invalid_bbox")
             return []
@@ -212,7 +217,9 @@ class MSCOCO(BaseDataset):
             ):
                 self.drop("hand_not_valid")
                 continue
-            bbox = self._bbox(get_key(ann, f"{side}hand_box", NAME, desc), base)
+            bbox = self._bbox(
+                get_key(ann, f"{side}hand_box", NAME, desc), base, f"{desc} {side}hand_box"
+            )
             if bbox is None:
                 self.drop("invalid_bbox")
                 continue
@@ -239,7 +246,7 @@ class MSCOCO(BaseDataset):
         if self.data_split == "train" and get_key(ann, "face_valid", NAME, desc) is False:
             self.drop("face_not_valid")
             return []
-        bbox = self._bbox(get_key(ann, "face_box", NAME, desc), base)
+        bbox = self._bbox(get_key(ann, "face_box", NAME, desc), base, f"{desc} face_box")
         if bbox is None:
             self.drop("invalid_bbox")
             return []
@@ -312,15 +319,29 @@ class MSCOCO(BaseDataset):
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int
     ) -> dict[str, list]:
         """Face: the landmark error per sample (see :meth:`face_landmark_errors`); body and hand
-        have no metric (``{}``, as the reference)."""
+        have no metric (``{}``, as the reference).
+
+        The face metric is this re-implementation's addition and needs the model's
+        ``flame_joint_proj`` output, which the original's outputs (and exported models) lack: such
+        samples get None, with a warning.
+        """
         if self.parts != "face":
             return {}
         eval_result: dict[str, list] = {"face_err_px": [], "face_nme": []}
+        missing = 0
         for n, out in enumerate(outs):
             annot = self.datalist[cur_sample_idx + n]
-            err_px, nme = self.face_landmark_errors(out["flame_joint_proj"], annot)
+            if "flame_joint_proj" in out:
+                err_px, nme = self.face_landmark_errors(out["flame_joint_proj"], annot)
+            else:
+                err_px, nme, missing = None, None, missing + 1
             eval_result["face_err_px"].append(err_px)
             eval_result["face_nme"].append(nme)
+        if missing:
+            logger.warning(
+                "%s face: %d of %d outputs lack 'flame_joint_proj' (outputs of the original code "
+                "or of an exported model): no landmark error for them", NAME, missing, len(outs),
+            )  # fmt: skip
         return eval_result
 
     def face_landmark_errors(
@@ -358,7 +379,10 @@ class MSCOCO(BaseDataset):
         errors = [e for e in eval_result.get("face_err_px", []) if e is not None]
         nmes = [e for e in eval_result.get("face_nme", []) if e is not None]
         if not errors:
-            print("Face landmark error: no test face has a valid annotated landmark")
+            print(
+                "Face landmark error: no test face has a valid annotated landmark (or the "
+                "outputs lack 'flame_joint_proj', see the warnings)"
+            )
             return
         print(
             f"Face landmark error ({len(errors)} faces): {np.mean(errors):.2f} px, "

@@ -16,7 +16,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.utils.preprocessing import process_bbox
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     coco_index,
@@ -82,7 +81,9 @@ class PW3D(BaseDataset):
                 key: np.array(get_key(cam, key, NAME, f"{img_desc} cam_param"), dtype=np.float32)
                 for key in ("focal", "princpt")
             }
-            bbox = process_bbox(np.array(bbox), width, height, self.cfg.input_img_shape)
+            bbox = self.box_screen.process(
+                np.array(bbox), width, height, self.cfg.input_img_shape, ann_desc
+            )
             if bbox is None:
                 self.drop("invalid_bbox")
                 continue
