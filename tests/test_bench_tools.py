@@ -209,3 +209,14 @@ def test_parse_positive_ints_and_bad_arguments(capsys) -> None:
     with pytest.raises(SystemExit):
         bench_infer.main(["--parts", "body,hand", "--snapshot", "x.pth.tar"])
     assert "--snapshot: give exactly one part" in capsys.readouterr().err
+
+
+def test_detector_rows_time_the_untrained_keypoint_rcnn() -> None:
+    rows = bench_infer.detector_rows(["cpu", "cuda"], 0, 1, image_hw=(48, 64), min_size=64)
+    cpu, cuda = rows
+    assert cpu[:2] == ["detector", "cpu"] and cpu[3] == "1"
+    assert "UNTRAINED weights, 64x48 image, 2 people" in cpu[2]
+    rate, ms = float(cpu[4]), float(cpu[5])  # rate printed with 2 decimals, ms with 1
+    assert rate > 0 and 1000 / (rate + 0.005) - 0.05 <= ms <= 1000 / max(rate - 0.005, 1e-9) + 0.05
+    if not torch.cuda.is_available():
+        assert cuda[1:] == ["cuda", cpu[2], "1", NO_CUDA]

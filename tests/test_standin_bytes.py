@@ -10,7 +10,8 @@ kernels by the processor, and the AVX-512 and AVX2 paths differ in the last bits
 So the generator runs in a subprocess with both choices fixed to the AVX2 level that every
 x86-64-v3 processor has: ``NPY_ENABLE_CPU_FEATURES=X86_V3``, ``OPENBLAS_CORETYPE=Haswell`` and one
 BLAS thread. The numpy-variant pickles also name the classes of the installed NumPy and SciPy,
-so the library versions of the recording are checked first, with a message naming them.
+so the comparison runs only on the library versions of the recording (elsewhere the test is
+skipped with a message naming both stacks; the list of written files is checked everywhere).
 """
 
 from __future__ import annotations
@@ -105,16 +106,19 @@ def test_every_written_file_matches_its_recorded_sha256(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     stack = json.loads(run.stdout.strip().splitlines()[-1])
-    assert stack == RECORDED_WITH, (
-        f"the pins were recorded with {RECORDED_WITH}; this run has {stack}. Record them again "
-        "from the unchanged generator on this stack before comparing a change against them."
-    )
     written = {
         str(path.relative_to(tmp_path)): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(tmp_path.rglob("*"))
         if path.is_file()
     }
     assert sorted(written) == sorted(EXPECTED_SHA256)
+    if stack != RECORDED_WITH:
+        # Another NumPy/SciPy/OpenBLAS or processor changes the last bits of the arrays (and the
+        # class paths in the numpy-variant pickles): the pins say nothing there.
+        pytest.skip(
+            f"the pins were recorded with {RECORDED_WITH}; this run has {stack}. Record them "
+            "again from the unchanged generator on this stack before comparing a change."
+        )
     changed = [name for name in EXPECTED_SHA256 if written[name] != EXPECTED_SHA256[name]]
     assert not changed, f"bytes changed: {changed}"
 

@@ -13,6 +13,10 @@ Prints one table with, per part:
   (``main.inference.run_image`` on ``assets/<part>_sample.png`` with one box: image read, box
   processing, crop, forward, ``.obj`` and JSON written; renders only with ``--render``); the
   model load time is shown in the row.
+* ``detector`` (with ``--detector``): images/s of the demo's person keypoint detector
+  (torchvision's Keypoint R-CNN) on a random 640x480 image, keypoints for 2 people, on the CPU
+  and on CUDA when present. Its weights are UNTRAINED (built without downloads): the figure is
+  the network's speed, not a check that it finds anyone.
 
 Weights: an untrained test-mode model saved as a snapshot in a temporary folder (the weights do
 not change the speed), or ``--snapshot`` for a single part. Human models: stand-ins made in the
@@ -33,6 +37,7 @@ from collections.abc import Callable, Sequence  # noqa: E402
 from types import ModuleType  # noqa: E402
 from typing import Any  # noqa: E402
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from common.checkpoint import save_snapshot  # noqa: E402
@@ -63,6 +68,8 @@ from tool.bench_common import (  # noqa: E402
 logger = logging.getLogger("bench_infer")
 
 DEMO_TARGET_S = 0.5  # body demo latency targeted on 2 CPU cores
+DETECTOR_IMAGE = (480, 640)  # (H, W) of the detector rows' image
+DETECTOR_PEOPLE = 2  # people whose keypoints the detector rows compute
 
 
 def onnx_backend(no_onnx: bool) -> tuple[ModuleType | None, str | None]:
@@ -231,6 +238,38 @@ def bench_part(
     return rows, notes
 
 
+def detector_rows(
+    devices: Sequence[str],
+    warmup: int,
+    iters: int,
+    image_hw: tuple[int, int] = DETECTOR_IMAGE,
+    min_size: int = 800,
+) -> list[list[str]]:
+    """Rows of the untrained Keypoint R-CNN's images/s on ``devices`` (one image per call).
+
+    With ``det_thresh`` 0 the untrained network keeps its ``DETECTOR_PEOPLE`` best boxes, so
+    every call computes keypoints for that many people, as the trained one would for a photo
+    of that many; ``min_size`` is the network's resize of the shorter side (torchvision: 800).
+    """
+    from common.detector import KeypointDetector, build_keypoint_rcnn
+
+    height, width = image_hw
+    img = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    what = (f"detector: Keypoint R-CNN, UNTRAINED weights, {width}x{height} image, "
+            f"{DETECTOR_PEOPLE} people (images/s)")  # fmt: skip
+    rows = []
+    for device in devices:
+        if device == "cuda" and not cuda_present():
+            rows.append(["detector", device, what, "1", NO_CUDA])
+            continue
+        logger.info("detector %s", device)
+        model = build_keypoint_rcnn(0.0, DETECTOR_PEOPLE, min_size).to(device)
+        detector = KeypointDetector(model, 0.0, DETECTOR_PEOPLE)
+        rate = crops_per_second(lambda: detector(img), 1, device, warmup, iters)
+        rows.append(["detector", device, what, "1", fmt(rate), fmt(1000 / rate, 1), "-", "-"])
+    return rows
+
+
 def _export(onnx: ModuleType, cfg: Config, snapshot: str, path: str) -> None:
     """Export the part's test-mode model with the snapshot's weights (CPU) to ``path``."""
     from common.checkpoint import load_snapshot
@@ -259,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no_onnx", action="store_true", help="no onnxruntime column")
     parser.add_argument(
         "--render", action="store_true", help="include the two renders in the demo latency"
+    )
+    parser.add_argument(
+        "--detector", action="store_true", help="add the (untrained) person detector's rows"
     )
     parser.add_argument("--resnet_type", type=int, default=50, help="backbone depth (default 50)")
     parser.add_argument(
@@ -310,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 part_rows, part_notes = bench_part(part, args, inputs, onnx)
                 rows += part_rows
                 notes += part_notes
+            if args.detector:
+                rows += detector_rows(parse_devices(args.devices), args.warmup, args.iters)
     except FileNotFoundError as err:  # missing human model files
         parser.exit(2, f"error: {err}\n")
     made = f"; {', '.join(inputs.made)}" if inputs.made else ""

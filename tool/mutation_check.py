@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -322,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.name:24s} {m.path:32s} {m.what}")
         return 0
 
+    # SIGTERM unwinds like Ctrl-C, so the copy of the tree is deleted either way.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     rows = [
         "| mutation | file | planted bug | outcome | caught by | s |",
         "|---|---|---|---|---|---|",
