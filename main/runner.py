@@ -149,6 +149,43 @@ class Trainer:
             rt.barrier()
         close_run_logger(self.logger)
 
+    def train_step(
+        self, batch: tuple[dict[str, Any], dict[str, Any], dict[str, Any]], where: str
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """One iteration: batch to the device, forward, the mean of every loss, backward and the
+        optimizer step.
+
+        Args:
+            batch: ``(inputs, targets, meta_info)`` of the loader.
+            where: the position named in the divergence message (``'epoch 0 itr 3'``).
+
+        Returns:
+            ``(losses, total)``: each loss averaged (scalar tensors, in the model's order) and
+            their sum.
+
+        Raises:
+            TrainingDiverged: a loss is NaN or infinite (checked before the optimizer step).
+        """
+        cfg, rt = self.cfg, self.runtime
+        inputs, targets, meta_info = batch
+        inputs = to_device(inputs, rt.device, cfg.channels_last)
+        targets = to_device(targets, rt.device)
+        meta_info = to_device(meta_info, rt.device)
+        self.optimizer.zero_grad()
+        with rt.autocast():
+            loss = self.model(inputs, targets, meta_info, "train")
+        loss = {k: v.float().mean() for k, v in loss.items()}
+        total = sum(loss.values())
+        if not torch.isfinite(total):
+            bad = [k for k, v in loss.items() if not torch.isfinite(v)]
+            raise TrainingDiverged(
+                f"non-finite loss at {where}: {', '.join(bad)}; stopped before the optimizer "
+                f"step, the last good snapshot in {cfg.model_dir} is kept"
+            )
+        total.backward()
+        self.optimizer.step()
+        return loss, total
+
     def _train_epoch(self, epoch: int) -> None:
         cfg, rt = self.cfg, self.runtime
         n_itr = len(self.batch_generator)
@@ -162,22 +199,7 @@ class Trainer:
                 break
             self.read_timer.toc()
             self.gpu_timer.tic()
-            inputs = to_device(inputs, rt.device, cfg.channels_last)
-            targets = to_device(targets, rt.device)
-            meta_info = to_device(meta_info, rt.device)
-            self.optimizer.zero_grad()
-            with rt.autocast():
-                loss = self.model(inputs, targets, meta_info, "train")
-            loss = {k: v.float().mean() for k, v in loss.items()}
-            total = sum(loss.values())
-            if not torch.isfinite(total):
-                bad = [k for k, v in loss.items() if not torch.isfinite(v)]
-                raise TrainingDiverged(
-                    f"non-finite loss at epoch {epoch} itr {itr}: {', '.join(bad)}; stopped "
-                    f"before the optimizer step, the last good snapshot in {cfg.model_dir} is kept"
-                )
-            total.backward()
-            self.optimizer.step()
+            loss, _ = self.train_step((inputs, targets, meta_info), f"epoch {epoch} itr {itr}")
             self.gpu_timer.toc()
             line = [
                 f"Epoch {epoch}/{cfg.end_epoch} itr {itr}/{self.itr_per_epoch}:",

@@ -49,7 +49,7 @@ from common.logger import close_run_logger  # noqa: E402
 from data.dataset import MultipleDatasets  # noqa: E402
 from main.config import PART_PRESETS, Config, make_config  # noqa: E402
 from main.runner import Trainer  # noqa: E402
-from main.runtime import build_trainset, seed_everything, seed_worker, to_device  # noqa: E402
+from main.runtime import build_trainset, seed_everything, seed_worker  # noqa: E402
 from tool.bench_common import (  # noqa: E402
     NO_CUDA,
     BenchError,
@@ -171,19 +171,8 @@ def compile_model(model: nn.Module) -> nn.Module:
 
 
 def train_step(trainer: Trainer, batch: Batch) -> float:
-    """One iteration of ``Trainer._train_epoch`` without its log line; returns the total loss."""
-    cfg, rt = trainer.cfg, trainer.runtime
-    inputs, targets, meta_info = batch
-    inputs = to_device(inputs, rt.device, cfg.channels_last)
-    targets = to_device(targets, rt.device)
-    meta_info = to_device(meta_info, rt.device)
-    trainer.optimizer.zero_grad()
-    with rt.autocast():
-        loss = trainer.model(inputs, targets, meta_info, "train")
-    loss = {k: v.float().mean() for k, v in loss.items()}
-    total = sum(loss.values())
-    total.backward()
-    trainer.optimizer.step()
+    """One training iteration of ``main/train.py`` (``Trainer.train_step``); the total loss."""
+    _, total = trainer.train_step(batch, "the benchmark step")
     return float(total.detach().item())  # the runner logs every loss each iteration
 
 
