@@ -248,14 +248,15 @@ def pytest_command(tests: list[str]) -> list[str]:
     return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
 
 
-def run_pytest(copy: str, tests: list[str], timeout: float) -> int | None:
-    """pytest's exit code on the unmutated copy (None on a time-out)."""
+def run_pytest(copy: str, tests: list[str], timeout: float) -> tuple[int | None, str]:
+    """(pytest's exit code or None on a time-out, its last lines) on the unmutated copy."""
     try:
-        return subprocess.run(
-            pytest_command(tests), cwd=copy, capture_output=True, timeout=timeout
-        ).returncode
+        proc = subprocess.run(
+            pytest_command(tests), cwd=copy, capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
-        return None
+        return None, "time-out"
+    return proc.returncode, "\n".join(proc.stdout.splitlines()[-15:])
 
 
 def run_one(
@@ -332,10 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     survivors = errors = 0
     with tempfile.TemporaryDirectory(prefix="mutation_check_") as copy:
         copy_tree(ROOT, copy)
-        baseline = run_pytest(copy, args.tests, args.timeout)
+        baseline, tail = run_pytest(copy, args.tests, args.timeout)
         if baseline != 0:
             print(
-                f"error: the unmutated tests do not pass in the copy (pytest exit {baseline})",
+                f"error: the unmutated tests do not pass in the copy (pytest exit {baseline}):\n"
+                f"{tail}",
                 file=sys.stderr,
             )
             return 2
