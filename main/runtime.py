@@ -23,6 +23,7 @@ from torch.utils.data import Dataset, Sampler
 
 from data.dataset import MultipleDatasets
 from data.registry import get_dataset_class
+from main.config import ConfigError
 
 if TYPE_CHECKING:
     from main.config import Config
@@ -142,6 +143,19 @@ class ContiguousShardSampler(Sampler[int]):
 # ---- device and process setup --------------------------------------------------------------
 
 
+def check_amp(amp: str, device: torch.device) -> None:
+    """Refuse ``--amp bf16`` on a CUDA device without bfloat16 (older than Ampere).
+
+    Raises:
+        ConfigError: the message names the device and the way out.
+    """
+    if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        name = torch.cuda.get_device_name(device)
+        raise ConfigError(
+            f"--amp bf16: the GPU {name} has no bfloat16 support; train without --amp (float32)"
+        )
+
+
 class Runtime:
     """Device, distributed rank and autocast context of this process."""
 
@@ -154,6 +168,7 @@ class Runtime:
                 dist.init_process_group(backend=backend)
             self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
         self.device = torch.device(cfg.device)
+        check_amp(cfg.amp, self.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
             torch.backends.cudnn.benchmark = True

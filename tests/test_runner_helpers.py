@@ -85,3 +85,17 @@ def test_timer_warmup_rule(monkeypatch) -> None:
     # Each interval is 1 s; the first 10 calls return the interval and leave the average at 0.
     assert results[:10] == [1.0] * 10
     assert timer.calls == 2 and timer.average_time == 1.0
+
+
+def test_bf16_is_refused_on_a_cuda_device_without_it(monkeypatch) -> None:
+    import torch
+
+    from main.config import ConfigError
+    from main.runtime import check_amp
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: "Tesla V100")
+    with pytest.raises(ConfigError, match="Tesla V100 has no bfloat16 support"):
+        check_amp("bf16", torch.device("cuda:0"))
+    check_amp("none", torch.device("cuda:0"))  # float32 goes on
+    check_amp("bf16", torch.device("cpu"))  # CPU autocast supports bfloat16
