@@ -88,7 +88,7 @@ def write_frames(folder: str, height: int, width: int, count: int, seed: int) ->
 def person_boxes(
     rng: np.random.Generator, height: int, width: int, count: int, input_img_shape: tuple
 ) -> list[np.ndarray]:
-    """``count`` processed boxes of persons 400-600 px high (aspect 0.35-0.6) inside the frame."""
+    """``count`` processed boxes of persons 400-600 px high (aspect 0.35-0.6) in the frame."""
     boxes = []
     for _ in range(count):
         box_h = rng.uniform(*BOX_HEIGHTS)
