@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from common.utils.human_model_targets import HumanModelTargets, process_human_model_output
 from common.utils.preprocessing import augmentation, decode_img, load_img, process_db_coord
+from common.utils.reduced_decode import augmentation_reduced
 from data.box_screen import BoxScreen
 from data.dataset import PART_TARGETS, SPLITS, Augmentation, check_split
 
@@ -93,6 +94,11 @@ class BaseDataset(Dataset):
         self, cfg: Config, transform: Callable[[np.ndarray], torch.Tensor], data_split: str
     ) -> None:
         check_split(self.name, data_split, self.splits)
+        if cfg.fast_decode and data_split != "train":
+            raise ValueError(
+                f"{self.name} {data_split}: fast_decode is for the train split only (it changes "
+                "the crop pixels); build the config without fast_decode"
+            )
         self.cfg = cfg
         self.transform = transform
         self.data_split = data_split
@@ -172,16 +178,27 @@ class BaseDataset(Dataset):
     ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, float, bool]:
         """Read the image, crop/augment the box, convert to the network input.
 
+        With ``cfg.fast_decode`` a JPEG is decoded at 1/2, 1/4 or 1/8 of its size when the
+        augmented box allows it (:func:`common.utils.reduced_decode.augmentation_reduced`):
+        the same draws and affines, other pixels.
+
         Returns:
             ``(img, img2bb_trans, bb2img_trans, rot, do_flip)``: img (3, H_in, W_in) float32 in
             [0, 1]; the (2, 3) affines of :func:`common.utils.preprocessing.augmentation`.
         """
-        read = load_img if self.reference_loader else decode_img
-        img = read(img_path, check=self.check_images)
-        patch, img2bb_trans, bb2img_trans, rot, do_flip = augmentation(
-            img, bbox, self.data_split, self.cfg.input_img_shape, enforce_flip,
-            reference=self.reference_loader,
-        )  # fmt: skip
+        if self.cfg.fast_decode:  # train split only (checked by the constructor)
+            if self.reference_loader:
+                raise ValueError("reference_loader: not available with fast_decode")
+            patch, img2bb_trans, bb2img_trans, rot, do_flip, _ = augmentation_reduced(
+                img_path, bbox, self.data_split, self.cfg.input_img_shape, enforce_flip
+            )
+        else:
+            read = load_img if self.reference_loader else decode_img
+            img = read(img_path, check=self.check_images)
+            patch, img2bb_trans, bb2img_trans, rot, do_flip = augmentation(
+                img, bbox, self.data_split, self.cfg.input_img_shape, enforce_flip,
+                reference=self.reference_loader,
+            )  # fmt: skip
         img_tensor = self.transform(patch.astype(np.float32, copy=False)).div_(255.0)
         return img_tensor, img2bb_trans, bb2img_trans, rot, do_flip
 

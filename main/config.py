@@ -163,6 +163,9 @@ class Config:
     reset_epoch: bool = False  # with `snapshot`: start at epoch 0 with a fresh optimizer
     seed: int | None = None  # seed torch, numpy and random (the original sets none)
     max_itr_per_epoch: int | None = None  # stop each epoch early (smoke runs, quick start)
+    # Training loader: decode JPEGs at 1/2, 1/4 or 1/8 when the augmented box allows it (same
+    # targets, other crop pixels); train split only, refused by test runs and the demos.
+    fast_decode: bool = False
 
     # ---- derived values -------------------------------------------------------------------
     @property
@@ -383,6 +386,13 @@ def add_common_args(parser: argparse.ArgumentParser, with_parts: bool = True) ->
     parser.add_argument("--human_model_path", default=None, help="folder of SMPL/MANO/FLAME files")
     parser.add_argument("--output_dir", default=None, help="folder for everything the run writes")
     parser.add_argument(
+        "--fast_decode",
+        action="store_true",
+        help="training only: decode JPEGs at 1/2, 1/4 or 1/8 of their size when the augmented "
+        "box still gives one source pixel per crop pixel (same targets, other crop pixels; "
+        "test runs and demos refuse it)",
+    )
+    parser.add_argument(
         "--fix",
         dest="fixes",
         action="append",
@@ -518,11 +528,33 @@ def config_from_args(
             overrides[name] = value
     if getattr(args, "backbone_weights", None) is not None:
         overrides["backbone_weights"] = osp.abspath(args.backbone_weights)
-    for name in ("no_imagenet", "non_strict", "channels_last", "interhand_original_left_eval"):
+    for name in (
+        "no_imagenet",
+        "non_strict",
+        "channels_last",
+        "interhand_original_left_eval",
+        "fast_decode",
+    ):
         if getattr(args, name, False):
             overrides[name] = True
     overrides.update(extra)
     return make_config(parts if parts is not None else args.parts, **overrides)
+
+
+def refuse_training_only(settings: Config | argparse.Namespace, run: str) -> None:
+    """Refuse the training-only settings in a run that is not training (``run`` names it).
+
+    Args:
+        settings: the run's config, or its parsed flags (to refuse before anything is read).
+
+    Raises:
+        ConfigError: ``fast_decode`` is set.
+    """
+    if getattr(settings, "fast_decode", False):
+        raise ConfigError(
+            f"--fast_decode: training only (reduced JPEG decoding of the training crops); "
+            f"{run} decodes every image at full resolution, drop the flag"
+        )
 
 
 def with_overrides(cfg: Config, **changes: Any) -> Config:
@@ -551,5 +583,6 @@ __all__ = [
     "make_config",
     "make_run_parser",
     "parse_gpu_ids",
+    "refuse_training_only",
     "with_overrides",
 ]

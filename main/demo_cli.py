@@ -16,7 +16,7 @@ import re
 import sys
 from typing import Sequence
 
-from main.config import ROOT_DIR, add_common_args, config_from_args
+from main.config import ROOT_DIR, add_common_args, config_from_args, refuse_training_only
 from main.inference import (
     PART_DEMOS,
     DemoError,
@@ -162,8 +162,10 @@ def run_demo(part: str, argv: Sequence[str] | None, default_output_dir: str) -> 
 
     Raises:
         DemoError: bad input (the message names it and what to do).
+        ConfigError: a bad setting, or ``--fast_decode`` (training only).
     """
     args = build_parser(part).parse_args(argv)
+    refuse_training_only(args, "the demo")
     if args.img is None:
         args.img = osp.join(ASSETS_DIR, f"{part}_sample.png")
         if args.bbox_json is None:

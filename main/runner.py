@@ -23,7 +23,7 @@ from common.checkpoint import load_snapshot, save_snapshot
 from common.logger import close_run_logger, get_run_logger
 from common.timer import Timer
 from data.registry import get_dataset_class
-from main.config import Config
+from main.config import Config, refuse_training_only
 from main.model import get_model
 from main.runtime import (
     ContiguousShardSampler,
@@ -224,6 +224,7 @@ class Tester:
     """Evaluates snapshot ``test_epoch`` (or ``cfg.snapshot``) on ``cfg.testset`` (spec 01 11)."""
 
     def __init__(self, cfg: Config, test_epoch: int | None) -> None:
+        refuse_training_only(cfg, "testing")
         self.cfg = cfg
         self.runtime = Runtime(cfg)
         self.logger = get_run_logger(cfg.log_dir, "test_logs.txt", console=self.runtime.is_main)

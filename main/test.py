@@ -7,7 +7,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import argparse  # noqa: E402
 
-from main.config import ConfigError, config_from_args, make_run_parser  # noqa: E402
+from main.config import (  # noqa: E402
+    ConfigError,
+    config_from_args,
+    make_run_parser,
+    refuse_training_only,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -19,6 +24,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    try:
+        refuse_training_only(args, "test.py")
+    except ConfigError as err:
+        sys.exit(str(err))
     if args.test_epoch is None and args.snapshot is None:
         sys.exit("--test_epoch: required (or --snapshot PATH)")
     try:

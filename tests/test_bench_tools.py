@@ -134,6 +134,7 @@ def test_data_bench_tables(standin_model_dir: Path, fixture_data_dir: Path) -> N
     argv = [
         "--datasets", "FFHQ,MPII", "--human_model_path", str(standin_model_dir),
         "--data_dir", str(fixture_data_dir), "--seconds", "0.02", "--repeats", "1",
+        "--decode_files", "3",
     ]  # fmt: skip
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
@@ -160,8 +161,22 @@ def test_data_bench_tables(standin_model_dir: Path, fixture_data_dir: Path) -> N
     assert [r[1] for r in rows] == ["1000x1002", "640x480", "1280x720", "1024x1024"]
     for row in rows:
         assert float(row[5]) == pytest.approx(float(row[3]) / float(row[4]), rel=0.1, abs=0.1)
-    with pytest.raises(SystemExit):
-        bench_data.main(["--datasets", "Nope"])
+    header, rows = _rows_after(printed, "frame      files")
+    assert header == ["frame", "files", "KiB/file", "samples/s (default)",
+                      "samples/s (fast_decode)", "speed-up", "reductions", "PSNR dB (mean)",
+                      "PSNR dB (min)"]  # fmt: skip
+    assert [(r[0], r[1]) for r in rows] == [("1000x1000", "3"), ("1920x1080", "3")]
+    for row in rows:
+        assert float(row[2]) > 10  # textured frames, not flat colour
+        default, fast = float(row[3]), float(row[4])
+        assert float(row[5]) == pytest.approx(fast / default, rel=0.02, abs=0.01)
+        counts = dict(cell.split(": ") for cell in row[6].split(", "))
+        assert set(counts) <= {"1/1", "1/2", "1/4", "1/8"} and sum(map(int, counts.values())) >= 3
+        if row[7] != "-":  # some sample decoded reduced: its crop is close to the full one
+            assert float(row[8]) >= 30.0 and float(row[7]) >= float(row[8])
+    for bad in (["--datasets", "Nope"], ["--tables", "decode,nope"], ["--decode_files", "0"]):
+        with pytest.raises(SystemExit):
+            bench_data.main(bad)
 
 
 # ---- pure helpers ----------------------------------------------------------------------------

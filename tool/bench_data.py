@@ -16,8 +16,14 @@ The fixtures' images are small (about 256 x 256); a second table times the patch
 (float conversion, mirror, warp, colour factors: everything of the image but its decoding) on
 random frames of the data sets' real sizes, reference against fast path.
 
+A third table (:mod:`tool.bench_decode`) times the image read and training crop with and without
+``--fast_decode`` (JPEGs decoded at 1/2, 1/4 or 1/8) on synthetic JPEG frames of 1000x1000 and
+1920x1080 px, ``--decode_files`` distinct files per size, and gives the crop PSNR against the
+full decode.
+
     python tool/bench_data.py                        # stand-ins + fixtures, all data sets
     python tool/bench_data.py --datasets Human36M,FFHQ --seconds 3
+    python tool/bench_data.py --tables decode        # only the fast-decode table
     python tool/bench_data.py --human_model_path PATH --data_dir PATH
 """
 
@@ -59,6 +65,7 @@ from tool.bench_common import (  # noqa: E402
     one_thread,
     parse_names,
 )
+from tool.bench_decode import decode_table  # noqa: E402
 
 # Data set -> part of its training samples (MSCOCO benchmarked with its body branch).
 DATASET_PARTS = {
@@ -193,17 +200,48 @@ def patch_table(seconds: float, repeats: int) -> str:
     )
 
 
+TABLES = ("datasets", "patch", "decode")
+
+
 def run(
     datasets: Sequence[str],
     human_model_path: str | None,
     data_dir: str | None,
     seconds: float,
     repeats: int,
+    tables: Sequence[str] = TABLES,
+    decode_files: int = 50,
 ) -> str:
-    """Benchmark ``datasets`` and return the report (header lines and the tables)."""
+    """Benchmark ``datasets`` and return the report (header lines and the ``tables``)."""
+    header = [machine_summary(), "one process; torch and OpenCV limited to 1 thread"]
+    parts = []
+    if "datasets" in tables:
+        parts += dataset_table(datasets, human_model_path, data_dir, seconds, repeats, header)
+    if "patch" in tables:
+        with one_thread():
+            patches = patch_table(seconds, repeats)
+        patch_note = (
+            "patch step on random frames of the real sizes, box 60% of the frame height: "
+            "baseline float frame (conversion included), mirrored whole, float64 colour "
+            "product; fast: 8-bit frame, window only"
+        )
+        parts += ["", patches, "", patch_note]
+    if "decode" in tables:
+        parts += ["", decode_table(decode_files, seconds, repeats)]
+    return "\n".join(header + parts)
+
+
+def dataset_table(
+    datasets: Sequence[str],
+    human_model_path: str | None,
+    data_dir: str | None,
+    seconds: float,
+    repeats: int,
+    header: list[str],
+) -> list[str]:
+    """The per-data-set table and its note (lines); notes on generated inputs go to ``header``."""
     rows, check_rows = [], []
     with one_thread(), bench_inputs(human_model_path, data_dir, datasets) as inputs:
-        header = [machine_summary(), "one process; torch and OpenCV limited to 1 thread"]
         if inputs.made:
             header.append("inputs: " + ", ".join(inputs.made) + " in a temporary folder")
         for name in datasets:
@@ -259,16 +297,7 @@ def run(
         "each decode); ratio = checked / unchecked samples/s (both passes noisy on a loaded "
         "machine); the check timed alone, and its share of a checked sample's time"
     )
-    with one_thread():
-        patches = patch_table(seconds, repeats)
-    patch_note = (
-        "patch step on random frames of the real sizes, box 60% of the frame height: baseline "
-        "float frame (conversion included), mirrored whole, float64 colour product; fast: 8-bit "
-        "frame, window only"
-    )
-    return "\n".join(
-        header + ["", table, "", note, "", checks, "", check_note, "", patches, "", patch_note]
-    )
+    return ["", table, "", note, "", checks, "", check_note]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -280,9 +309,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data_dir", default=None, help="default: generated fixtures")
     parser.add_argument("--seconds", type=float, default=1.0, help="per timed pass")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes (best is kept)")
+    parser.add_argument(
+        "--tables", default=",".join(TABLES), help=f"comma-separated: {', '.join(TABLES)}"
+    )
+    parser.add_argument(
+        "--decode_files", type=int, default=50, help="distinct JPEG files per frame size"
+    )
     args = parser.parse_args(argv)
     try:
         datasets = parse_names(args.datasets, tuple(DATASET_PARTS), "--datasets")
+        tables = parse_names(args.tables, TABLES, "--tables")
+        if args.decode_files < 1:
+            raise BenchError("--decode_files must be >= 1")
         check_folder(args.human_model_path, "--human_model_path")
         check_folder(args.data_dir, "--data_dir")
         if args.seconds <= 0 or args.repeats < 1:
@@ -290,7 +328,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BenchError as err:
         parser.error(str(err))
     logging.basicConfig(level=logging.WARNING)
-    print(run(datasets, args.human_model_path, args.data_dir, args.seconds, args.repeats))
+    print(run(datasets, args.human_model_path, args.data_dir, args.seconds, args.repeats, tables,
+              args.decode_files))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -216,18 +216,31 @@ def augmentation(
         channel-first (3, H_in, W_in) C-contiguous array, so ``ToTensor``'s transpose needs no
         copy.
     """
-    if data_split == "train":
-        scale, rot, color_scale, do_flip = get_aug_config()
-    else:
-        scale, rot, color_scale, do_flip = 1.0, 0.0, np.ones(3), False
-    if enforce_flip is not None:
-        do_flip = bool(enforce_flip)
+    scale, rot, color_scale, do_flip = draw_augmentation(data_split, enforce_flip)
     patch, trans, inv_trans = generate_patch_image(img, bbox, scale, rot, do_flip, input_img_shape)
     if reference:
         patch = np.clip(patch * color_scale[None, None, :], 0, 255).astype(np.float32)
     else:
         patch = scale_colours(patch, color_scale)
     return patch, trans, inv_trans, rot, do_flip
+
+
+def draw_augmentation(
+    data_split: str, enforce_flip: bool | None = None
+) -> tuple[float, float, np.ndarray, bool]:
+    """The augmentation of one sample: :func:`get_aug_config` for 'train', else the identity
+    (no draw); ``enforce_flip`` (True/False) overrides the flip after the draws.
+
+    Returns:
+        ``(scale, rot (degrees), color_scale (3,) float64, do_flip)``.
+    """
+    if data_split == "train":
+        scale, rot, color_scale, do_flip = get_aug_config()
+    else:
+        scale, rot, color_scale, do_flip = 1.0, 0.0, np.ones(3), False
+    if enforce_flip is not None:
+        do_flip = bool(enforce_flip)
+    return scale, rot, color_scale, do_flip
 
 
 def scale_colours(patch: np.ndarray, color_scale: np.ndarray) -> np.ndarray:
@@ -282,7 +295,32 @@ def generate_patch_image(
         from a 3-channel uint8 image the patch is a view of a 4-channel array.
     """
     img = cvimg
-    img_width = img.shape[1]
+    trans, inv_trans = patch_transforms(img.shape[1], bbox, scale, rot, do_flip, out_shape)
+    out_h, out_w = int(out_shape[0]), int(out_shape[1])
+    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
+        return warp_window(img, trans, out_w, out_h, do_flip), trans, inv_trans
+    if img.dtype == np.uint8:
+        img = img.astype(np.float32)
+    if do_flip:
+        img = cv2.flip(img, 1)  # left-right mirror (a copy)
+    patch = cv2.warpAffine(img, trans, (out_w, out_h), flags=cv2.INTER_LINEAR)
+    return patch.astype(np.float32, copy=False), trans, inv_trans
+
+
+def patch_transforms(
+    img_width: int,
+    bbox: Sequence[float],
+    scale: float,
+    rot: float,
+    do_flip: bool,
+    out_shape: Sequence[int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The affines of :func:`generate_patch_image` for an image ``img_width`` px wide.
+
+    Returns:
+        ``(trans, inv_trans)``: (2, 3) float32, image px (mirrored when ``do_flip``: the box
+        centre becomes ``img_width - 1 - c_x``) -> patch px, and back.
+    """
     c_x = float(bbox[0] + 0.5 * bbox[2])
     c_y = float(bbox[1] + 0.5 * bbox[3])
     box_w, box_h = float(bbox[2]), float(bbox[3])
@@ -292,16 +330,28 @@ def generate_patch_image(
     src, dst = _patch_points(c_x, c_y, box_w, box_h, out_w, out_h, scale, rot)
     trans = cv2.getAffineTransform(src, dst).astype(np.float32)
     inv_trans = cv2.getAffineTransform(dst, src).astype(np.float32)
-    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
-        window = _window_image(img, _source_window(trans, out_w, out_h, img.shape), do_flip)
-        patch = cv2.warpAffine(window, trans, (out_w, out_h), flags=cv2.INTER_LINEAR)
-        return patch[:, :, :3], trans, inv_trans  # the fourth channel dropped
-    if img.dtype == np.uint8:
-        img = img.astype(np.float32)
-    if do_flip:
-        img = cv2.flip(img, 1)  # left-right mirror (a copy)
-    patch = cv2.warpAffine(img, trans, (out_w, out_h), flags=cv2.INTER_LINEAR)
-    return patch.astype(np.float32, copy=False), trans, inv_trans
+    return trans, inv_trans
+
+
+def warp_window(
+    img: np.ndarray, trans: np.ndarray, out_w: int, out_h: int, do_flip: bool, order: str = "RGB"
+) -> np.ndarray:
+    """``warpAffine`` (bilinear, black border) of the float32 conversion of a (H, W, 3) uint8
+    image, mirrored left-right first when ``do_flip``; only the window the warp reads is
+    converted (:func:`_window_image`).
+
+    Args:
+        img: (H, W, 3) uint8.
+        trans: (2, 3) affine, (mirrored) image px -> patch px.
+        out_w, out_h: patch size, px.
+        order: channel order of ``img``, 'RGB' or 'BGR'; the patch is RGB.
+
+    Returns:
+        (out_h, out_w, 3) float32 RGB, a view of a 4-channel array.
+    """
+    window = _window_image(img, _source_window(trans, out_w, out_h, img.shape), do_flip, order)
+    patch = cv2.warpAffine(window, trans, (out_w, out_h), flags=cv2.INTER_LINEAR)
+    return patch[:, :, :3]  # the fourth channel dropped
 
 
 WINDOW_MARGIN = 2  # px around the source window; bilinear reads floor(x) and floor(x) + 1
@@ -348,10 +398,12 @@ def _frame_buffer(height: int, width: int) -> np.ndarray:
     return buffer[:height, :width]
 
 
-def _window_image(img: np.ndarray, window: tuple[slice, slice], do_flip: bool) -> np.ndarray:
+def _window_image(
+    img: np.ndarray, window: tuple[slice, slice], do_flip: bool, order: str = "RGB"
+) -> np.ndarray:
     """A (H, W, 4) float32 frame whose ``window`` (rows, columns of the possibly mirrored image)
-    holds the (H, W, 3) uint8 ``img``, mirrored left-right when ``do_flip``; pixels outside the
-    window are undefined (the warp never reads them).
+    holds the (H, W, 3) uint8 ``img``, mirrored left-right when ``do_flip`` (and turned from
+    ``order`` 'BGR' to RGB); pixels outside the window are undefined (the warp never reads them).
 
     The fourth channel is there for speed: OpenCV warps 4-channel float images about twice as
     fast as 3-channel ones and computes every channel alike (the equality with the reference's
@@ -366,7 +418,8 @@ def _window_image(img: np.ndarray, window: tuple[slice, slice], do_flip: bool) -
         part = cv2.flip(img[rows, width - cols.stop : width - cols.start], 1)
     else:
         part = img[rows, cols]
-    out[rows, cols] = cv2.cvtColor(part, cv2.COLOR_RGB2RGBA)
+    code = cv2.COLOR_BGR2RGBA if order == "BGR" else cv2.COLOR_RGB2RGBA
+    out[rows, cols] = cv2.cvtColor(part, code)
     return out
 
 
