@@ -302,11 +302,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tests", nargs="+", default=["tests"], help="pytest targets (default: tests)"
     )
+    parser.add_argument(
+        "--ignore", nargs="+", default=[], metavar="PATH", help="test files pytest leaves out"
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per mutation")
     parser.add_argument("--list", action="store_true", help="print the mutations and exit")
     parser.add_argument("--out", help="also write the Markdown table to this file")
     args = parser.parse_args(argv)
 
+    tests = [*args.tests, *(f"--ignore={path}" for path in args.ignore)]
     names = {m.name for m in MUTATIONS}
     unknown = sorted(set(args.only or ()) - names)
     if unknown:
@@ -333,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     survivors = errors = 0
     with tempfile.TemporaryDirectory(prefix="mutation_check_") as copy:
         copy_tree(ROOT, copy)
-        baseline, tail = run_pytest(copy, args.tests, args.timeout)
+        baseline, tail = run_pytest(copy, tests, args.timeout)
         if baseline != 0:
             print(
                 f"error: the unmutated tests do not pass in the copy (pytest exit {baseline}):\n"
@@ -342,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         for mutation in selected:
-            outcome, test, seconds = run_one(copy, mutation, args.tests, args.timeout)
+            outcome, test, seconds = run_one(copy, mutation, tests, args.timeout)
             survivors += outcome == "survived"
             errors += outcome == "error"
             cells = (mutation.name, mutation.path, mutation.what, outcome, test, f"{seconds:.0f}")
