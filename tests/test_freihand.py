@@ -334,6 +334,12 @@ def test_alignment_and_scores_hand_worked() -> None:
     b = np.array([[0.0, 0, 0.002], [0, 0, 0.0025]])
     assert f_score(a, b, 0.005) == pytest.approx(2 * 0.5 * 1 / 1.5)
     assert f_score(a, b + 10, 0.005) == 0.0
+    # The official evaluator counts a point as close only when strictly nearer than the
+    # threshold: points exactly 0.5 away (exact in binary) count for neither side.
+    gt = np.array([[0.0, 0, 0], [10, 0, 0]])
+    pred = np.array([[0.5, 0, 0], [10.25, 0, 0]])
+    assert f_score(gt, pred, 0.5) == pytest.approx(0.5)  # recall 1/2, precision 1/2
+    assert f_score(gt, pred, 0.5 + 1e-12) == pytest.approx(1.0)
 
 
 def test_without_ground_truth(tmp_path, fixture_data_dir, cfg, capsys) -> None:
