@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os.path as osp
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from common.utils.human_model_targets import HumanModelTargets, process_human_model_output
 from common.utils.preprocessing import augmentation, decode_img, load_img, process_db_coord
 from data.box_screen import BoxScreen
+from data.coco import get_image
 from data.dataset import PART_TARGETS, SPLITS, Augmentation, check_split
 
 if TYPE_CHECKING:
@@ -158,6 +159,37 @@ class BaseDataset(Dataset):
     def drop(self, reason: str) -> None:
         """Count one annotation that :meth:`load_records` leaves out, under ``reason``."""
         self.drop_counts[reason] = self.drop_counts.get(reason, 0) + 1
+
+    def coco_entries(
+        self,
+        anns: Sequence[dict[str, Any]],
+        images: Mapping[Any, dict[str, Any]],
+        skip: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """``(annotation, image entry)`` of each annotation of a COCO index, in file order.
+
+        ``skip(annotation)`` is asked first, before anything is looked up for the entry; a
+        reason it returns is counted with :meth:`drop` and the entry is left out.
+        """
+        for ann in anns:
+            reason = None if skip is None else skip(ann)
+            if reason is not None:
+                self.drop(reason)
+                continue
+            yield ann, get_image(images, ann, self.name)
+
+    def screen_box(
+        self, bbox: Any, width: float, height: float, entry: str
+    ) -> np.ndarray | None:
+        """The annotated ``[x, y, w, h]`` box (px) through the box screen and ``process_bbox``
+        for an image ``width`` x ``height`` px; None (counted as ``invalid_bbox``) when it is
+        dropped. ``entry`` names the annotation in warnings."""
+        box = self.box_screen.process(
+            np.array(bbox), width, height, self.cfg.input_img_shape, entry
+        )
+        if box is None:
+            self.drop("invalid_bbox")
+        return box
 
     @property
     def data_dir(self) -> str:

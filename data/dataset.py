@@ -1,6 +1,6 @@
-"""Dataset plumbing shared by every dataset: the multi-dataset wrapper, annotation reading with
-clear errors and the per-part training samples (spec 02 2, 8); the dataset interface itself is
-:class:`data.base.BaseDataset`.
+"""Dataset plumbing shared by every dataset: the multi-dataset wrapper and the per-part training
+samples; the dataset interface itself is :class:`data.base.BaseDataset`. The annotation readers
+(:mod:`data.annotations`) and the COCO index (:mod:`data.coco`) are re-exported here.
 
 Sample dictionaries (collated by PyTorch's default collate; arrays float32, Python floats become
 float64 tensors). Body training sample (spec 02 8.1), J = 33 SMPL supervision joints:
@@ -16,10 +16,8 @@ float64 tensors). Body training sample (spec 02 8.1), J = 33 SMPL supervision jo
 from __future__ import annotations
 
 import bisect
-import json
-import os.path as osp
 import random
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -27,14 +25,20 @@ from torch.utils.data import Dataset
 
 from common.utils.human_model_targets import HumanModelTargets
 from common.utils.human_models import FLAME, MANO, SMPL
+from data.annotations import (  # noqa: F401  (re-exported: the datasets' and tests' import path)
+    SPLITS,
+    AnnotationError,
+    check_split,
+    get_key,
+    get_keys,
+    get_nested,
+    load_json,
+    require_path,
+)
 from data.bad_samples import BadSampleGuard
+from data.coco import coco_index, get_image, merge_coco  # noqa: F401  (re-exported)
 
-SPLITS = ("train", "test")
 Augmentation = tuple[np.ndarray, float, bool]  # (img2bb_trans (2, 3), rot (degrees), do_flip)
-
-
-class AnnotationError(ValueError):
-    """An annotation file lacks an expected entry or key (the message names both)."""
 
 
 # ---- multi-dataset wrapper (spec 02 2) -----------------------------------------------------
@@ -107,102 +111,6 @@ class MultipleDatasets(Dataset):
         if self.bad_samples is None:
             return self.dbs[db_idx][data_idx]
         return self.bad_samples.fetch(self.dbs[db_idx], data_idx, len(self))
-
-
-# ---- annotation files ----------------------------------------------------------------------
-
-
-def check_split(dataset: str, data_split: str, allowed: Iterable[str] = SPLITS) -> None:
-    """Raise ``ValueError`` unless ``data_split`` is one of ``allowed``."""
-    allowed = tuple(allowed)
-    if data_split not in allowed:
-        raise ValueError(f"{dataset}: data_split must be one of {allowed}, got {data_split!r}")
-
-
-def require_path(path: str, dataset: str, hint: str) -> str:
-    """Return ``path`` if it exists, else raise ``FileNotFoundError`` naming it and ``hint``."""
-    if not osp.exists(path):
-        raise FileNotFoundError(f"{dataset}: {path} not found. {hint}")
-    return path
-
-
-def load_json(path: str, dataset: str, hint: str) -> Any:
-    """Read a JSON file; a missing file names the path and what to download (``hint``)."""
-    require_path(path, dataset, hint)
-    with open(path) as f:
-        return json.load(f)
-
-
-def get_key(entry: Mapping[str, Any], key: str, dataset: str, entry_id: Any) -> Any:
-    """``entry[key]``, or :class:`AnnotationError` naming the dataset, the entry and the key."""
-    try:
-        return entry[key]
-    except (KeyError, TypeError, IndexError):
-        raise AnnotationError(
-            f"{dataset}: annotation entry {entry_id} has no key {key!r}"
-        ) from None
-
-
-def get_keys(
-    entry: Mapping[str, Any], keys: Sequence[str], dataset: str, entry_id: Any
-) -> list[Any]:
-    """``[entry[k] for k in keys]`` with the error of :func:`get_key`."""
-    return [get_key(entry, key, dataset, entry_id) for key in keys]
-
-
-def get_nested(tree: Mapping[str, Any], keys: Sequence[Any], dataset: str, source: str) -> Any:
-    """``tree[k0][k1]...`` with string keys; a missing level raises :class:`AnnotationError`."""
-    node: Any = tree
-    for depth, key in enumerate(keys):
-        try:
-            node = node[str(key)]
-        except (KeyError, TypeError):
-            path = "][".join(str(k) for k in keys[: depth + 1])
-            raise AnnotationError(f"{dataset}: {source} has no entry [{path}]") from None
-    return node
-
-
-def merge_coco(parts: Sequence[Mapping[str, Any]]) -> dict[str, list]:
-    """Concatenate every top-level list of several COCO-style dicts, in the given order."""
-    merged: dict[str, list] = {}
-    for part in parts:
-        for key, value in part.items():
-            if isinstance(value, list):
-                merged.setdefault(key, []).extend(value)
-    return merged
-
-
-def coco_index(
-    data: Mapping[str, Any], dataset: str, source: str
-) -> tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]]:
-    """Annotations in file order and images by id of a COCO-style dict (as ``pycocotools``).
-
-    Returns:
-        ``(annotations, images_by_id)``; annotation ids repeated in the file keep their first
-        position and the last entry, like ``pycocotools.COCO.anns``.
-    """
-    for key in ("images", "annotations"):
-        if key not in data:
-            raise AnnotationError(f"{dataset}: {source} has no top-level list {key!r}")
-    images = {get_key(img, "id", dataset, f"{source} images[{i}]"): img
-              for i, img in enumerate(data["images"])}  # fmt: skip
-    anns: dict[Any, dict[str, Any]] = {}
-    for i, ann in enumerate(data["annotations"]):
-        anns[get_key(ann, "id", dataset, f"{source} annotations[{i}]")] = ann
-    return list(anns.values()), images
-
-
-def get_image(
-    images: Mapping[Any, dict[str, Any]], ann: Mapping[str, Any], dataset: str
-) -> dict[str, Any]:
-    """The image entry of an annotation (``image_id``), with a clear error when absent."""
-    image_id = get_key(ann, "image_id", dataset, f"annotation {ann.get('id')}")
-    if image_id not in images:
-        raise AnnotationError(
-            f"{dataset}: annotation {ann.get('id')} refers to image_id {image_id}, which is not "
-            "in 'images'"
-        )
-    return images[image_id]
 
 
 # ---- sample assembly -------------------------------------------------------------------

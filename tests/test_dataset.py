@@ -122,6 +122,21 @@ def test_coco_index_keeps_annotation_file_order() -> None:
         coco_index({"images": []}, "X", "x.json")
 
 
+def test_coco_index_names_a_missing_id_and_prints_nothing(capsys) -> None:
+    data = {
+        "images": [{"id": 1}],
+        "annotations": [{"id": 3, "image_id": 1}, {"id": 3, "image_id": 1, "k": 2}],
+    }
+    anns, images = coco_index(data, "X", "x.json")
+    assert anns == [{"id": 3, "image_id": 1, "k": 2}] and list(images) == [1]  # last entry wins
+    assert capsys.readouterr().out == ""  # pycocotools' progress lines are swallowed
+    with pytest.raises(AnnotationError, match=r"x.json annotations\[0\] has no key 'image_id'"):
+        coco_index({"images": [], "annotations": [{"id": 1}]}, "X", "x.json")
+    categories = {"images": [], "annotations": [{"id": 1, "image_id": 1}], "categories": []}
+    with pytest.raises(AnnotationError, match="has no key 'category_id'"):
+        coco_index(categories, "X", "x.json")
+
+
 def test_missing_key_and_file_errors_name_everything(tmp_path) -> None:
     with pytest.raises(
         AnnotationError, match=r"Human36M: annotation entry image 12 has no key 'cam_idx'"

@@ -46,6 +46,31 @@ def world2cam(world_coord: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarr
     return np.dot(R, world_coord.transpose(1, 0)).transpose(1, 0) + np.reshape(t, (1, 3))
 
 
+def world2pixel(
+    world_coord: np.ndarray,
+    R: np.ndarray,
+    t: np.ndarray,
+    f: Sequence[float],
+    c: Sequence[float],
+    unit_depth: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """World points through a camera into the image: :func:`world2cam`, then :func:`cam2pixel`.
+
+    Args:
+        world_coord: (N, 3) world points; R: (3, 3); t: 3 values, the unit of ``world_coord``.
+        f, c: focal lengths and principal point, px.
+        unit_depth: optional (N,) bool; those camera points are set to 1.0 before the
+            projection (placeholders of invalid joints that avoid a division by zero).
+
+    Returns:
+        ``(cam_coord (N, 3), img_coord (N, 3))``: camera points and image px with camera depth.
+    """
+    cam_coord = world2cam(world_coord, R, t)
+    if unit_depth is not None:
+        cam_coord[unit_depth] = 1.0
+    return cam_coord, cam2pixel(cam_coord, f, c)
+
+
 def cam2world(cam_coord: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
     """(N, 3) camera points -> world points ``R^-1 @ (X - t)`` (true matrix inverse)."""
     return np.dot(np.linalg.inv(R), (cam_coord - np.reshape(t, (1, 3))).transpose(1, 0)).transpose(

@@ -41,7 +41,6 @@ from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     body_train_sample,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     load_json,
@@ -138,24 +137,22 @@ class AGORA(BaseDataset):
     def _frame_box(self, bbox: Sequence[float], entry: str) -> np.ndarray | None:
         """A 4K box on the 720p frame, through ``process_bbox`` (fix B2: scaled as 2 points)."""
         height, width = RESOLUTIONS["720p"]
-        return self.box_screen.process(
-            _scale_to_720p(bbox), width, height, self.cfg.input_img_shape, entry
-        )
+        return self.screen_box(_scale_to_720p(bbox), width, height, entry)
 
     def _load_annotated(self, file_name: str) -> list[dict[str, Any]]:
         db = load_json(osp.join(self.data_dir, file_name), NAME, DOWNLOAD_HINT)
         anns, images = coco_index(db, NAME, file_name)
         datalist, no_crop = [], 0
         cams: dict[str, dict[str, np.ndarray]] = {}  # camera file -> intrinsics
-        for ann in anns:
+        def not_valid(ann: dict[str, Any]) -> str | None:
+            valid = get_key(ann, "is_valid", NAME, f"{file_name} annotation {ann['id']}")
+            return None if valid else "not_valid"
+
+        for ann, img in self.coco_entries(anns, images, skip=not_valid):
             ann_desc = f"{file_name} annotation {ann['id']}"
-            if not get_key(ann, "is_valid", NAME, ann_desc):
-                self.drop("not_valid")
-                continue
             person_id, smpl_path, cam_path = get_keys(
                 ann, ("person_id", "smpl_param_path", "cam_param_path"), NAME, ann_desc
             )
-            img = get_image(images, ann, NAME)
             img_desc = f"{file_name} image {ann['image_id']}"
             if self.crops:
                 frame = get_key(img, "file_name_3840x2160", NAME, img_desc)
@@ -172,7 +169,6 @@ class AGORA(BaseDataset):
             else:
                 bbox = self._frame_box(get_key(ann, "bbox", NAME, ann_desc), ann_desc)
                 if bbox is None:
-                    self.drop("invalid_bbox")
                     continue
                 sample = {
                     "img_path": osp.join(
@@ -214,7 +210,6 @@ class AGORA(BaseDataset):
                     desc = f"{file_name} {frame} person {person_id}"
                     bbox = self._frame_box(get_key(person, "bbox", NAME, desc), desc)
                     if bbox is None:
-                        self.drop("invalid_bbox")
                         continue
                     sample = {
                         "img_path": osp.join(self.data_dir, "images_1280x720", "test", frame),

@@ -23,7 +23,6 @@ from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     load_json,
@@ -54,8 +53,7 @@ class FFHQ(BaseDataset):
         flame_params = load_json(osp.join(self.data_dir, FLAME_FILE), NAME, DOWNLOAD_HINT)
         anns, images = coco_index(db, NAME, COCO_FILE)
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             file_name, width, height = get_keys(
                 img, ("file_name", "width", "height"), NAME, f"{COCO_FILE} image {ann['image_id']}"
             )
@@ -72,11 +70,8 @@ class FFHQ(BaseDataset):
                 )
             joint_img = joint_img.reshape(-1, 2)
             joint_img = np.concatenate((joint_img, np.zeros_like(joint_img[:, :1])), 1)  # (73, 3)
-            bbox = self.box_screen.process(
-                np.array(bbox), width, height, self.cfg.input_img_shape, ann_desc
-            )
+            bbox = self.screen_box(bbox, width, height, ann_desc)
             if bbox is None:
-                self.drop("invalid_bbox")
                 continue
             flame = get_key(flame_params, str(ann["id"]), NAME, FLAME_FILE)
             get_keys(flame, ("flame_param", "cam_param"), NAME, f"{FLAME_FILE} [{ann['id']}]")

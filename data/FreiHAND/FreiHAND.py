@@ -30,7 +30,6 @@ from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     hand_train_sample,
@@ -93,8 +92,7 @@ class FreiHAND(BaseDataset):
                        for i, rec in enumerate(records)}  # fmt: skip
 
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             img_desc = f"{coco_file} image {ann['image_id']}"
             file_name, width, height, db_idx = get_keys(
                 img, ("file_name", "width", "height", "db_idx"), NAME, img_desc
@@ -114,12 +112,10 @@ class FreiHAND(BaseDataset):
             }
             if self.data_split == "train":
                 ann_desc = f"{coco_file} annotation {ann['id']}"
-                bbox = self.box_screen.process(
-                    np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
-                    self.cfg.input_img_shape, ann_desc,
-                )  # fmt: skip
+                bbox = self.screen_box(
+                    get_key(ann, "bbox", NAME, ann_desc), width, height, ann_desc
+                )
                 if bbox is None:
-                    self.drop("invalid_bbox")
                     continue
                 mano_param = get_key(entry, "mano_param", NAME, f"{data_file} [{db_idx}]")
                 sample["mano_param"] = dict(mano_param, hand_type="right")

@@ -26,12 +26,11 @@ import numpy as np
 
 from common.utils.human_models import MANO, get_mano
 from common.utils.preprocessing import get_bbox
-from common.utils.transforms import cam2pixel, transform_joint_to_other_db, world2cam
+from common.utils.transforms import transform_joint_to_other_db, world2pixel
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     camera_in_m,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     get_nested,
@@ -122,8 +121,7 @@ class InterHand26M(BaseDataset):
 
         cam_cache: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             img_desc = f"{data_file} image {ann['image_id']}"
             capture, seq_name, cam, frame_idx = get_keys(
                 img, ("capture", "seq_name", "camera", "frame_idx"), NAME, img_desc
@@ -148,9 +146,13 @@ class InterHand26M(BaseDataset):
                 get_nested(joints, (capture, frame_idx, "world_coord"), NAME, "joint_3d.json"),
                 dtype=np.float32,
             )  # (42, 3) mm
-            joint_cam = world2cam(joint_world, cam_param["R"], cam_param["t"]).astype(np.float32)
-            joint_cam[joint_valid[:, 0] == 0] = 1.0  # avoids a division by zero (reference)
-            joint_img = cam2pixel(joint_cam, cam_param["focal"], cam_param["princpt"])
+            # An invalid joint's camera point is 1.0 before the projection, as in the original
+            # (it avoids a division by zero).
+            joint_cam, joint_img = world2pixel(
+                joint_world, cam_param["R"], cam_param["t"],
+                cam_param["focal"], cam_param["princpt"], unit_depth=joint_valid[:, 0] == 0,
+            )  # fmt: skip
+            joint_cam = joint_cam.astype(np.float32)
             joint_img = joint_img.astype(np.float32)  # (42, 3): px, px, mm
 
             hand_type = get_key(ann, "hand_type", NAME, ann_desc)
@@ -164,11 +166,8 @@ class InterHand26M(BaseDataset):
                     self.drop("hand_without_valid_joint")
                     continue
                 bbox = get_bbox(joint_img[part, :2], joint_valid[part, 0], extend_ratio=BBOX_EXTEND)
-                bbox = self.box_screen.process(
-                    bbox, width, height, self.cfg.input_img_shape, f"{ann_desc} {side} hand"
-                )
+                bbox = self.screen_box(bbox, width, height, f"{ann_desc} {side} hand")
                 if bbox is None:
-                    self.drop("invalid_bbox")
                     continue
                 mano_param = _optional_entry(mano_params, (capture, frame_idx, side))
                 datalist.append(

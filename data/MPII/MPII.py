@@ -17,7 +17,6 @@ import numpy as np
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     coco_index,
-    get_image,
     get_key,
     get_keys,
     get_nested,
@@ -61,18 +60,13 @@ class MPII(BaseDataset):
         )
         anns, images = coco_index(db, NAME, "train.json")
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             file_name, width, height = get_keys(
                 img, ("file_name", "width", "height"), NAME, f"image {ann['image_id']}"
             )
             ann_desc = f"annotation {ann['id']}"
-            bbox = self.box_screen.process(
-                np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
-                self.cfg.input_img_shape, ann_desc,
-            )  # fmt: skip
+            bbox = self.screen_box(get_key(ann, "bbox", NAME, ann_desc), width, height, ann_desc)
             if bbox is None:
-                self.drop("invalid_bbox")
                 continue
             keypoints = np.array(get_key(ann, "keypoints", NAME, ann_desc), dtype=np.float32)
             if keypoints.size != 3 * len(JOINTS_NAME):

@@ -34,7 +34,6 @@ from data.base import PARTS, BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     load_json,
@@ -167,8 +166,7 @@ class MSCOCO(BaseDataset):
             fits = load_json(osp.join(self.annot_dir, FIT_FILES[self.parts]), NAME, DOWNLOAD_HINT)
         anns, images = coco_index(db, NAME, annot_file)
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             file_name, width, height = get_keys(
                 img, ("file_name", "width", "height"), NAME, f"{annot_file} image {ann['image_id']}"
             )
@@ -184,9 +182,7 @@ class MSCOCO(BaseDataset):
 
     def _bbox(self, box: Any, base: dict[str, Any], entry: str) -> np.ndarray | None:
         height, width = base["img_shape"]
-        return self.box_screen.process(
-            np.array(box), width, height, self.cfg.input_img_shape, entry
-        )
+        return self.screen_box(box, width, height, entry)
 
     # Per-part sample makers: (annotation, image fields, fits or None, description) -> samples.
 
@@ -198,7 +194,6 @@ class MSCOCO(BaseDataset):
             return []
         bbox = self._bbox(get_key(ann, "bbox", NAME, desc), base, desc)
         if bbox is None:
-            self.drop("invalid_bbox")
             return []
         if self.data_split == "test":
             return [dict(base, ann_id=ann["id"], bbox=bbox)]
@@ -221,7 +216,6 @@ class MSCOCO(BaseDataset):
                 get_key(ann, f"{side}hand_box", NAME, desc), base, f"{desc} {side}hand_box"
             )
             if bbox is None:
-                self.drop("invalid_bbox")
                 continue
             if self.data_split == "test":
                 samples.append(dict(base, ann_id=ann["id"], bbox=bbox, hand_type=side))
@@ -248,7 +242,6 @@ class MSCOCO(BaseDataset):
             return []
         bbox = self._bbox(get_key(ann, "face_box", NAME, desc), base, f"{desc} face_box")
         if bbox is None:
-            self.drop("invalid_bbox")
             return []
         joint_img, joint_valid = coco_face_to_flame(
             *keypoints_with_validity(get_key(ann, "face_kpts", NAME, desc), FACE_KPT_NUM,
