@@ -120,7 +120,7 @@ class BaseDataset(Dataset):
                     del self.drop_counts["invalid_bbox"]
                 self.drop_counts[f"{reason}_bbox"] = count
 
-    # ---- what a dataset implements ---------------------------------------------------------
+    # ---- what a dataset implements ---------------------------------------------------------------
 
     def setup(self) -> None:
         """Per-dataset state needed by :meth:`load_records` (runs before it); default none."""
@@ -146,7 +146,7 @@ class BaseDataset(Dataset):
             f"{self.name} has no evaluation, so it has no result to print (--testset)"
         )
 
-    # ---- shared ----------------------------------------------------------------------------
+    # ---- shared ----------------------------------------------------------------------------------
 
     @classmethod
     def parts_for(cls, role: str) -> tuple[str, ...]:
@@ -251,11 +251,11 @@ class BaseDataset(Dataset):
         fit: tuple[Mapping[str, Any], Mapping[str, Any]] | None,
         is_3d: bool,
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """Training triple of a sample with joint annotations and a fit (spec 02 8.1, 03 3.0.7).
+        """Training triple of a sample with joint annotations and a fit.
 
         Dataset joints go through :func:`process_db_coord` into the part's model joint set
-        (SMPL 33, MANO 21, FLAME 73), the fit through :meth:`fit_targets` (spec 02 9.4, 10.4,
-        11.3, 12.4; spec 03 3.3-3.6).
+        (SMPL 33, MANO 21, FLAME 73), the fit through :meth:`fit_targets` (the reference's pseudo-GT
+        targets).
 
         Args:
             part: 'body', 'hand' or 'face' (model and triple layout).

@@ -3,7 +3,7 @@ samples; the dataset interface itself is :class:`data.base.BaseDataset`. The ann
 (:mod:`data.annotations`) and the COCO index (:mod:`data.coco`) are re-exported here.
 
 Sample dictionaries (collated by PyTorch's default collate; arrays float32, Python floats become
-float64 tensors). Body training sample (spec 02 8.1), J = 33 SMPL supervision joints:
+float64 tensors). Body training sample, J = 33 SMPL supervision joints:
 
 - ``inputs``: ``img`` (3, H_in, W_in) RGB in [0, 1].
 - ``targets``: ``joint_img`` (J, 3) heatmap cells, ``joint_cam`` (J, 3) root-relative m,
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import random
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ from data.coco import coco_index, get_image, merge_coco  # noqa: F401  (re-expor
 Augmentation = tuple[np.ndarray, float, bool]  # (img2bb_trans (2, 3), rot (degrees), do_flip)
 
 
-# ---- multi-dataset wrapper (spec 02 2) -----------------------------------------------------
+# ---- multi-dataset wrapper -----------------------------------------------------------------------
 
 
 class MultipleDatasets(Dataset):
@@ -52,7 +52,7 @@ class MultipleDatasets(Dataset):
     (``>= L * (max_len // L)``) draw a uniform random sample with Python's ``random.randint``.
     ``make_same_len=False``: plain concatenation.
 
-    Differences from the reference (which crashes there, spec 02 15.1 B6): an empty list or an
+    Differences from the reference (which crashes there): an empty list or an
     empty dataset raises ``ValueError`` at construction; an index outside ``[0, len)`` raises
     ``IndexError``. A sample whose image is bad is replaced by the next one of its data set and
     counted (:mod:`data.bad_samples`; ``max_bad_share`` and ``strict`` are its limits; the
@@ -113,7 +113,7 @@ class MultipleDatasets(Dataset):
         return self.bad_samples.fetch(self.dbs[db_idx], data_idx, len(self))
 
 
-# ---- sample assembly -------------------------------------------------------------------
+# ---- sample assembly -----------------------------------------------------------------------------
 
 
 def metric_joints(
@@ -147,7 +147,7 @@ def body_train_sample(
     smpl: HumanModelTargets,
     is_3d: bool,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Assemble the body training triple of spec 02 8.1 (keys documented in the module)."""
+    """Assemble the body training triple (keys documented in the module)."""
     pose = smpl.pose
     if pose is None:
         raise ValueError("body_train_sample: expected SMPL targets (with a pose)")
@@ -192,7 +192,7 @@ def hand_train_sample(
     mano: HumanModelTargets | None,
     is_3d: bool,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Assemble the hand training triple of spec 03 3.0.7 (J = 21 MANO joints).
+    """Assemble the hand training triple (J = 21 MANO joints).
 
     ``targets``: ``joint_img`` (J, 3) heatmap cells, ``mano_joint_img`` (J, 3), ``joint_cam``
     (J, 3) m, ``mano_joint_cam`` (J, 3) m, ``mano_pose`` (48,), ``mano_shape`` (10,).
@@ -244,14 +244,14 @@ def face_train_sample(
     flame: HumanModelTargets,
     is_3d: bool,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Assemble the face training triple of spec 03 3.0.7 (J = 73 FLAME joints).
+    """Assemble the face training triple (J = 73 FLAME joints).
 
     ``targets``: ``joint_img`` (J, 3) heatmap cells, ``joint_cam`` (J, 3) m,
     ``flame_joint_cam`` (J, 3) m, ``flame_root_pose``, ``flame_jaw_pose`` (3,), ``flame_shape``,
     ``flame_expr`` (10,). ``meta_info``: ``joint_valid``, ``joint_trunc``, ``flame_joint_valid``
     (J, 1) ones, ``flame_root_pose_valid``, ``flame_jaw_pose_valid``, ``flame_shape_valid``,
     ``flame_expr_valid`` (1.0) and ``is_3D`` (Python floats). The FLAME 2D projection is not a
-    target (spec 03 3.5.3).
+    target.
     """
     if flame.root_pose is None or flame.jaw_pose is None or flame.expr is None:
         raise ValueError("face_train_sample: expected FLAME targets (root/jaw pose, expression)")

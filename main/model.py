@@ -1,10 +1,10 @@
-"""The Pose2Pose model of each part (spec 01 sections 6-8) and its factory :func:`get_model`.
+"""The Pose2Pose model of each part and its factory :func:`get_model`.
 
 ``model(inputs, targets, meta_info, mode)``:
 
-* ``mode='train'``: returns the UNREDUCED loss tensors, in the reference's key order (spec 8.2-8.4);
+* ``mode='train'``: returns the UNREDUCED loss tensors, in the reference's key order;
   the training loop takes the mean of each and sums them.
-* ``mode='test'``: returns the outputs of spec 7.4 (every value a tensor, batch first).
+* ``mode='test'``: returns the test outputs (every value a tensor, batch first).
 
 ``inputs['img']`` is a (B, 3, H_in, W_in) float RGB crop in [0, 1] (no ImageNet normalisation, as
 the reference). The human-model layer lives inside the model as in the reference (``smpl_layer``,
@@ -96,7 +96,7 @@ class Model(nn.Module):
         Args:
             inputs: ``{'img': (B, 3, H_in, W_in) float crops in [0, 1]}``.
             targets: training targets (train mode); in test mode optional keys copied to the
-                output (spec 7.4), may be empty.
+                output, may be empty.
             meta_info: masks and flags (train mode); in test mode optional keys copied.
             mode: 'train' (loss dict) or 'test' (output dict).
         """
@@ -148,7 +148,7 @@ class Model(nn.Module):
 
 
 class _JointModel(Model):
-    """Body and hand: PositionNet joints -> RotationNet parameters -> layer mesh (spec 7.1)."""
+    """Body and hand: PositionNet joints -> RotationNet parameters -> layer mesh."""
 
     prefix: str  # 'smpl' or 'mano': loss and output key prefix
     root_joint_idx = 0
@@ -193,7 +193,7 @@ class _JointModel(Model):
     ) -> dict[str, torch.Tensor]:
         img_feat = self.backbone(img)  # (B, C, H, W)
         joint_img = self.position_net(img_feat)  # (B, J, 3) heatmap cells
-        # The joints enter the rotation net detached (spec 7.1 step 2).
+        # The joints enter the rotation net detached.
         heads = (joint_img, *self.rotation_net(img_feat, joint_img.detach()))
         context, heads = _full_precision(img.device, *heads)
         with context:
@@ -303,7 +303,7 @@ class _JointModel(Model):
 
 
 class BodyModel(_JointModel):
-    """SMPL body model (spec 7.1): 25 PositionNet joints, 21 regressed body rotations.
+    """SMPL body model: 25 PositionNet joints, 21 regressed body rotations.
 
     Train losses: ``joint_img, smpl_joint_img, smpl_pose, smpl_shape, joint_proj, joint_cam,
     smpl_joint_cam``. Test outputs: ``cam_trans, img, joint_img, smpl_mesh_cam, smpl_joint_proj,
@@ -340,7 +340,7 @@ class BodyModel(_JointModel):
 
 
 class HandModel(_JointModel):
-    """Right-hand MANO model (spec 7.1): 21 PositionNet joints, 15 regressed finger rotations.
+    """Right-hand MANO model: 21 PositionNet joints, 15 regressed finger rotations.
 
     Poses are offsets from the MANO mean pose (the layer adds it). Train losses: ``joint_img,
     mano_joint_img, mano_pose, mano_shape, joint_proj, joint_cam, mano_joint_cam``. Test outputs:
@@ -368,7 +368,7 @@ class HandModel(_JointModel):
 
 
 class FaceModel(Model):
-    """FLAME face model (spec 7.2): pooled features -> root/jaw rotations, shape, expression.
+    """FLAME face model: pooled features -> root/jaw rotations, shape, expression.
 
     Train losses: ``flame_root_pose, flame_jaw_pose, flame_shape, flame_expr, joint_proj,
     joint_cam, flame_joint_cam``. Test outputs: ``cam_trans, img, flame_joint_cam,
@@ -500,7 +500,7 @@ class FaceModel(Model):
         }
 
 
-# ---- factory --------------------------------------------------------------------------------
+# ---- factory -------------------------------------------------------------------------------------
 
 
 def init_backbone(backbone: ResNetBackbone, cfg: Config) -> None:

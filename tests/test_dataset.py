@@ -1,4 +1,4 @@
-"""MultipleDatasets index mapping, annotation helpers, registry and metrics (spec 02 2, 7, 9.5)."""
+"""MultipleDatasets index mapping, annotation helpers, registry and metrics."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_concatenation_mapping() -> None:
 
 
 def test_same_len_mapping_matches_spec_example() -> None:
-    # Spec 02 2.1: max 10, L = 3 -> K = 3: positions 0-8 map to 0,1,2,... and 9 is random.
+    # The original's balancing: max 10, L = 3 -> K = 3: positions 0-8 map to 0,1,2,... and 9 is random.
     db = MultipleDatasets([Fake("big", 10), Fake("small", 3)], make_same_len=True)
     assert len(db) == 20
     assert [db[i] for i in range(10)] == [("big", i) for i in range(10)]

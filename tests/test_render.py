@@ -1,4 +1,4 @@
-"""Headless mesh rendering (spec 04 8.6, 8.8), checked against geometry computed here.
+"""Headless mesh rendering, checked against geometry computed here.
 
 These tests really render (OSMesa on CPU, installed by the README's set-up and by CI); they are
 never skipped. Expected values come from a silhouette drawn with ``cv2.fillConvexPoly`` and from
@@ -23,7 +23,7 @@ LIGHT = np.array([0.0, -1.0, 0.0])
 
 CAMERAS = {
     "square_pixels": {"focal": (260.0, 260.0), "princpt": (100.0, 84.0)},
-    # fx != fy and an off-centre principal point, as the face demo's full-image camera (spec 6.3).
+    # fx != fy and an off-centre principal point, as the face demo's full-image camera.
     "anisotropic": {"focal": (240.0, 300.0), "princpt": (92.5, 97.0)},
 }
 HEIGHT, WIDTH = 176, 208

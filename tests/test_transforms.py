@@ -253,7 +253,7 @@ def test_restore_bbox() -> None:
 
 
 def _spec_rotmat_to_axis_angle(R: np.ndarray) -> np.ndarray:
-    """The reference's torchgeometry conversion, written from spec 01 5.4 in plain numpy."""
+    """The reference's torchgeometry conversion, rewritten in plain numpy."""
     out = np.zeros((len(R), 3))
     for n, M in enumerate(R):
         T = M.T

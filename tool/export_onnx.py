@@ -20,7 +20,7 @@ expr       (B, 10)                FLAME expression coefficients (face only)
 cam_trans  (B, 3)                 translation of the layer origin in the crop camera, m
 mesh_cam   (B, V, 3)              vertices in the crop camera, m; V = 6890 / 778 / 5023
 joint_cam  (B, J, 3)              joints in the crop camera, m: the 33 regressed SMPL joints
-                                  (spec 01 3.3) / the 21 regressed MANO joints / the 73
+                                  / the 21 regressed MANO joints / the 73
                                   FLAME layer joints (5 kinematic, 68 landmarks)
 ========== ====================== =========================================================
 
@@ -69,7 +69,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 17
 # The TorchScript exporter of torch 2.14 writes opsets up to 20; the body and hand graphs need
-# GridSample (feature sampling at the joints, spec 01 5.7), which ONNX has from opset 16.
+# GridSample (feature sampling at the joints), which ONNX has from opset 16.
 OPSET_RANGE = (16, 20)
 VERTEX_TOLERANCE = 1e-4  # m, largest accepted |onnxruntime - PyTorch| on the vertices
 INPUT_NAME = "img"
@@ -78,7 +78,7 @@ INSTALL_HINT = "pip install -r requirements-export.txt"
 
 @dataclass(frozen=True)
 class PartExport:
-    """Which test outputs of a part's model (spec 01 7.4) form the exported outputs."""
+    """Which test outputs of a part's model form the exported outputs."""
 
     pose_keys: tuple[str, ...]  # concatenated, in this order, into 'pose'
     shape_key: str

@@ -2,8 +2,8 @@
 
 Registered (as :data:`WRITERS`) in :data:`tool.make_fixtures.FIXTURE_WRITERS`; run them with
 ``python tool/make_fixtures.py DATA_DIR --human_model_path DIR --datasets MSCOCO,FreiHAND,...``.
-Each writer builds a few samples in the real on-disk layout and formats of its data set (spec 02
-10, spec 03): the labels are projections of stand-in SMPL / MANO / FLAME meshes posed with the
+Each writer builds a few samples in the real on-disk layout and formats of its data set: the
+labels are projections of stand-in SMPL / MANO / FLAME meshes posed with the
 written NeuralAnnot-style fits, and each image shows the silhouettes of the same meshes. Samples
 are chosen so that the selection rules (validity flags, empty boxes, crowd and zero-keypoint
 people, null MANO fits, camera subsampling, missing wrists) keep some and drop others.

@@ -1,4 +1,4 @@
-"""SMPL, MANO and FLAME: joint sets, regressors and ``smplx`` layers (spec 01 section 3).
+"""SMPL, MANO and FLAME: joint sets, regressors and ``smplx`` layers.
 
 The joint-set tables are class attributes, usable without any model file (``SMPL.joints_name``).
 Model data are read lazily, on first need, from ``<human_model_path>/{smpl,mano,flame}/`` with the
@@ -7,7 +7,7 @@ as ``data_struct``: a body run opens only the SMPL files (the gendered ones only
 hand run only the MANO files, a face run only the FLAME files. One instance per model folder is
 shared through :func:`get_smpl`, :func:`get_mano` and :func:`get_flame`.
 
-Layers are built with the constructor arguments of the reference (spec 01 3.3-3.5): batch size 1,
+Layers are built with the constructor arguments of the reference: batch size 1,
 float32, no PCA hands, ``flat_hand_mean=False``, face contour on, every ``create_*`` flag that the
 reference passes set to False. MANO and FLAME keep smplx's unused ``body_pose`` parameter (same
 state-dict keys as the reference), frozen (``requires_grad=False``).
@@ -69,7 +69,7 @@ def _freeze_body_pose(layer: torch.nn.Module) -> None:
 
 
 class SMPL:
-    """SMPL body model (neutral, male, female) with the Pose2Pose joint sets (spec 01 3.3)."""
+    """SMPL body model (neutral, male, female) with the Pose2Pose joint sets."""
 
     vertex_num = 6890
     face_num = 13776
@@ -187,7 +187,7 @@ class SMPL:
 
 
 class MANO:
-    """MANO hand model (right, left) with the 21-joint set (spec 01 3.4)."""
+    """MANO hand model (right, left) with the 21-joint set."""
 
     vertex_num = 778
     face_num = 1538
@@ -272,7 +272,7 @@ class MANO:
 
     @staticmethod
     def _fix_left_shapedirs(left: smplx.MANO, right: smplx.MANO) -> None:
-        # QUIRK of the reference (spec 01 3.4): the public MANO_LEFT file has the wrong sign on
+        # QUIRK of the reference: the public MANO_LEFT file has the wrong sign on
         # the x component of its shape directions; detected by comparing with the right hand.
         if torch.sum(torch.abs(left.shapedirs[:, 0, :] - right.shapedirs[:, 0, :])) < 1:
             logger.info("Fix shapedirs bug of MANO")

@@ -1,4 +1,4 @@
-"""Geometry helpers (spec 01 section 5): cameras, alignment, joint sets, rotations, sampling.
+"""Geometry helpers: cameras, alignment, joint sets, rotations, sampling.
 
 NumPy functions work on per-point arrays (N, 3); torch functions are device-agnostic and keep the
 batch first. Units: camera space in the caller's unit (mm or m), image space in pixels.
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from kornia.geometry.conversions import rotation_matrix_to_axis_angle
 
-# ---- NumPy camera helpers (spec 01 5.1) -----------------------------------------------------
+# ---- NumPy camera helpers ------------------------------------------------------------------------
 
 
 def cam2pixel(cam_coord: np.ndarray, f: Sequence[float], c: Sequence[float]) -> np.ndarray:
@@ -78,7 +78,7 @@ def cam2world(cam_coord: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray
     )
 
 
-# ---- similarity alignment (spec 01 5.2, spec 02 7.1) ------------------------------------------
+# ---- similarity alignment ------------------------------------------------------------------------
 
 
 def rigid_transform_3D(A: np.ndarray, B: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -112,7 +112,7 @@ def rigid_align(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.transpose(np.dot(c * R, np.transpose(A))) + t
 
 
-# ---- joint-set conversion (spec 01 5.3) ------------------------------------------------------
+# ---- joint-set conversion ------------------------------------------------------------------------
 
 
 def transform_joint_to_other_db(
@@ -136,7 +136,7 @@ def transform_joint_to_other_db(
     return dst_joint
 
 
-# ---- rotations (spec 01 5.4) ---------------------------------------------------------------
+# ---- rotations -----------------------------------------------------------------------------------
 
 
 def rot6d_to_rotmat(x: torch.Tensor) -> torch.Tensor:
@@ -177,7 +177,7 @@ def rot6d_to_axis_angle(x: torch.Tensor) -> torch.Tensor:
     return rotmat_to_axis_angle(rot6d_to_rotmat(x))
 
 
-# ---- heatmaps and feature sampling (spec 01 5.5, 5.6, 5.7) ----------------------------------
+# ---- heatmaps and feature sampling ---------------------------------------------------------------
 
 
 def soft_argmax_3d(heatmap: torch.Tensor) -> torch.Tensor:
@@ -224,7 +224,7 @@ def restore_bbox(bbox_center: torch.Tensor, bbox_size: torch.Tensor) -> torch.Te
     return torch.cat((bbox_center - half, bbox_center + half), dim=1)
 
 
-# ---- torch camera helpers used by the model (spec 01 6.8, 7.3) ------------------------------
+# ---- torch camera helpers used by the model ------------------------------------------------------
 
 
 def camera_translation(cam_param: torch.Tensor, k: float) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Visualisation: 2D keypoint drawing, 3D skeleton plots, ``.obj`` export and mesh rendering.
 
-Spec 04 section 8. Nothing here touches OpenGL on import: ``pyrender`` is imported inside
+Nothing here touches OpenGL on import: ``pyrender`` is imported inside
 :func:`render_mesh` only, after the headless platform has been chosen (``PYOPENGL_PLATFORM``: the
 user's value if set, else ``egl`` on a CUDA machine and ``osmesa`` otherwise), and matplotlib is
 imported inside the functions that use it (Agg canvas, no window).
@@ -23,13 +23,13 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-# Lighting of the reference renderer (spec 04 8.6 steps 6-7):
+# Lighting of the reference renderer:
 # shade = AMBIENT + DIFFUSE * max(0, n.l), l the unit vector from the surface point to a point light
 # at LIGHT_POSITION (OpenCV camera frame, metres; no distance attenuation, no specular term).
 AMBIENT = 0.5
 DIFFUSE = 0.3
 LIGHT_POSITION = (0.0, -1.0, 0.0)
-# Clipping planes of the render camera (spec 04 8.8): every virtual depth (up to ~57 m) is kept.
+# Clipping planes of the render camera: every virtual depth (up to ~57 m) is kept.
 ZNEAR = 0.05
 ZFAR = 100.0
 
@@ -43,7 +43,7 @@ class RenderBackendError(RuntimeError):
     """No headless OpenGL back-end could be started; the message says why and how to fix it."""
 
 
-# ---- 2D drawing (spec 04 8.2, 8.3) --------------------------------------------------------------
+# ---- 2D drawing ----------------------------------------------------------------------------------
 
 
 def _rainbow_bgr(num: int) -> list[tuple[float, float, float]]:
@@ -127,7 +127,7 @@ def vis_mesh(img: np.ndarray, mesh_vertex: np.ndarray, alpha: float = 0.5) -> np
     return cv2.addWeighted(img, 1.0 - alpha, mask, alpha, 0)
 
 
-# ---- 3D skeleton (spec 04 8.4) ------------------------------------------------------------------
+# ---- 3D skeleton ---------------------------------------------------------------------------------
 
 
 def vis_3d_skeleton(
@@ -181,7 +181,7 @@ def vis_3d_skeleton(
     return fig
 
 
-# ---- OBJ export (spec 04 8.5) -------------------------------------------------------------------
+# ---- OBJ export ----------------------------------------------------------------------------------
 
 
 def save_obj(v: np.ndarray, f: np.ndarray, file_name: str = "output.obj") -> None:
@@ -228,7 +228,7 @@ def save_image(path: str, img_rgb: np.ndarray) -> None:
         )
 
 
-# ---- rendering (spec 04 8.6, 8.8) ---------------------------------------------------------------
+# ---- rendering -----------------------------------------------------------------------------------
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -339,7 +339,7 @@ def _render_normal_depth(
 def lambert_shade(
     normal_map: np.ndarray, depth: np.ndarray, cam_param: Mapping[str, Sequence[float]]
 ) -> np.ndarray:
-    """Grey level of every pixel with the reference's lighting (spec 04 8.8).
+    """Grey level of every pixel with the reference's lighting.
 
     Args:
         normal_map: (H, W, 3) uint8 normals encoded as ``(n + 1) / 2 * 255`` (OpenCV frame).
@@ -371,7 +371,7 @@ def render_mesh(
 ) -> np.ndarray:
     """Render a grey, smoothly shaded mesh opaquely over a background image.
 
-    Reproduces the reference renderer (spec 04 8.6) with pyrender (spec 04 8.8): pinhole camera
+    Reproduces the reference renderer with pyrender: pinhole camera
     with exactly the given intrinsics (vertex (x, y, z) lands at (fx x / z + cx, fy y / z + cy),
     pixel j covering [j, j + 1)), no back-face culling, area-weighted smooth normals,
     ``shade = 0.5 + 0.3 max(0, n.l)`` with a light at (0, -1, 0) m, hard depth-mask compositing.

@@ -1,4 +1,4 @@
-"""FFHQ: face images with FLAME-ordered 2D landmarks and FLAME pseudo-GT (spec 03 3.6).
+"""FFHQ: face images with FLAME-ordered 2D landmarks and FLAME pseudo-GT.
 
 Layout under ``<data_dir>/FFHQ/`` (the paths the original code reads; its README draws
 ``FFHQ.json`` and ``FFHQ_FLAME_NeuralAnnot.json`` one level higher)::
@@ -90,7 +90,7 @@ class FFHQ(BaseDataset):
         return datalist
 
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """The face training triple (spec 03 3.0.7) in both modes; test mode is unaugmented."""
+        """The face training triple in both modes; test mode is unaugmented."""
         data = self.datalist[idx]
         return self.annotated_sample(
             "face", data, data["joint_img"], None, FLAME.joints_name, FLAME.flip_pairs,
@@ -100,7 +100,7 @@ class FFHQ(BaseDataset):
     def evaluate(
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int
     ) -> dict[str, list]:
-        """No metric (spec 03 3.6.4): returns ``{}``."""
+        """No metric: returns ``{}``."""
         return {}
 
     def print_eval_result(self, eval_result: dict[str, list]) -> None:

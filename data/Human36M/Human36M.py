@@ -1,4 +1,4 @@
-"""Human3.6M: 3D training set (subjects 1, 5, 6, 7, 8) and protocol-2 test set (9, 11) (spec 02 9).
+"""Human3.6M: 3D training set (subjects 1, 5, 6, 7, 8) and protocol-2 test set (9, 11).
 
 Layout under ``<data_dir>/Human36M/``::
 
@@ -162,7 +162,7 @@ class Human36M(BaseDataset):
     def evaluate(
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int
     ) -> dict[str, list]:
-        """MPJPE and PA-MPJPE (mm) on the 14 evaluation joints (spec 02 9.5).
+        """MPJPE and PA-MPJPE (mm) on the 14 evaluation joints.
 
         Ground truth: the motion-capture joints, root-relative. Prediction: the H36M regressor
         applied to ``out['smpl_mesh_cam']`` (m, scaled to mm), root-relative at its own Pelvis.

@@ -1,4 +1,4 @@
-"""InterHand2.6M: 3D hands with keypoints and MANO pseudo-GT; left hands mirrored (spec 03 3.3).
+"""InterHand2.6M: 3D hands with keypoints and MANO pseudo-GT; left hands mirrored.
 
 Layout under ``<data_dir>/InterHand26M/`` (``<split>`` = ``train`` or ``test``)::
 
@@ -9,8 +9,8 @@ Layout under ``<data_dir>/InterHand26M/`` (``<split>`` = ``train`` or ``test``):
     annotations/<split>/InterHand2.6M_<split>_MANO_NeuralAnnot.json
 
 Every hand is one sample. Left hands are always flipped into right hands (and right hands never),
-in both modes. Differences from the reference, whose test mode and evaluation crash (spec 03 3.8
-BUGs 1-3): the test item returns the fitted MANO mesh (zeros without a fit), the evaluation loops
+in both modes. Differences from the reference, whose test mode and evaluation crash: the
+test item returns the fitted MANO mesh (zeros without a fit), the evaluation loops
 over the 21 hand joints, and left-hand predictions are mirrored back (x negated, root-relative)
 before they are compared with the left-hand ground truth; ``--interhand_original_left_eval``
 restores the reference's comparison of the mirrored prediction with the unmirrored ground truth.
@@ -69,7 +69,7 @@ def _optional_entry(tree: Any, keys: Sequence[Any]) -> Any:
 
 
 def subsample_cameras(folder_names: Sequence[str]) -> set[str]:
-    """Camera folders kept for training (spec 03 3.3.3 step 1).
+    """Camera folders kept for training.
 
     QUIRK: the names are sorted as strings; with ``n >= 10`` folders every ``n // 10``-th one is
     kept starting with the first (10 to 19 cameras, not one tenth); fewer than 10 are all kept.
@@ -201,7 +201,7 @@ class InterHand26M(BaseDataset):
 
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         data = self.datalist[idx]
-        # QUIRK (spec 03 3.8 #6): left hands are always flipped, right hands never.
+        # QUIRK: left hands are always flipped, right hands never.
         img, img2bb_trans, _, rot, do_flip = self.load_patch(
             data["img_path"], data["bbox"], enforce_flip=data["hand_type"] == "left"
         )
@@ -210,7 +210,7 @@ class InterHand26M(BaseDataset):
         if data["mano_param"] is not None:
             fit = (data["mano_param"], camera_in_m(data["cam_param"]))
         if self.data_split != "train":
-            # BUG fix (spec 03 3.8 #1): the reference's test item crashes; return the fitted
+            # BUG fix: the reference's test item crashes; return the fitted
             # mesh (camera frame, m, unflipped), zeros when the hand has no fit.
             if fit is None:
                 mesh = np.zeros((MANO.vertex_num, 3), dtype=np.float32)
@@ -228,7 +228,7 @@ class InterHand26M(BaseDataset):
     def evaluate(
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int
     ) -> dict[str, list]:
-        """Root-aligned joint and vertex errors, m (spec 03 3.3.5).
+        """Root-aligned joint and vertex errors, m.
 
         GT joints: the annotation (InterHand order), GT mesh: ``out['mano_mesh_cam_target']``,
         both relative to the annotated wrist. Prediction: ``out['mano_mesh_cam']`` and its MANO
@@ -278,7 +278,7 @@ class InterHand26M(BaseDataset):
 def interhand_summary(eval_result: dict[str, list]) -> tuple[float, float]:
     """(MPJPE, MPVPE) in m from :meth:`InterHand26M.evaluate` results.
 
-    QUIRK (spec 03 3.8 #4): MPJPE is the mean over the 21 joints of each joint's mean over the
+    QUIRK: MPJPE is the mean over the 21 joints of each joint's mean over the
     samples where it is valid (joints never valid are left out); MPVPE is the mean over all
     vertices of all samples with a MANO fit. NaN when nothing is valid.
     """

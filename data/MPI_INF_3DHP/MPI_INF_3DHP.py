@@ -1,4 +1,4 @@
-"""MPI-INF-3DHP: 3D training set with SMPL NeuralAnnot fits (spec 02 12); one set of files.
+"""MPI-INF-3DHP: 3D training set with SMPL NeuralAnnot fits; one set of files.
 
 Layout under ``<data_dir>/MPI_INF_3DHP/data/``::
 
@@ -35,7 +35,7 @@ DOWNLOAD_HINT = (
     "Google-Drive links in the original Pose2Pose README) into <data_dir>/MPI_INF_3DHP/data/ "
     "with the layout of the README table 'Data sets'."
 )
-# MPI-INF-3DHP 17-joint set (spec 02 12.2).
+# MPI-INF-3DHP 17-joint set.
 JOINTS_NAME = (
     "Head_top", "Neck", "R_Shoulder", "R_Elbow", "R_Wrist", "L_Shoulder", "L_Elbow", "L_Wrist",
     "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Torso", "Head",

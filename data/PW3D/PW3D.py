@@ -1,4 +1,4 @@
-"""3DPW: the default body test set, ground truth = gendered SMPL meshes (spec 02 13).
+"""3DPW: the default body test set, ground truth = gendered SMPL meshes.
 
 Layout under ``<data_dir>/PW3D/data/`` (``imageFiles`` inside ``data/``, as the original code
 reads it; the original README draws it one level higher)::
@@ -111,7 +111,7 @@ class PW3D(BaseDataset):
     def evaluate(
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int
     ) -> dict[str, list]:
-        """MPJPE, PA-MPJPE (14 H36M joints) and MPVPE, PA-MPVPE (6890 vertices), mm (spec 02 13.4).
+        """MPJPE, PA-MPJPE (14 H36M joints) and MPVPE, PA-MPVPE (6890 vertices), mm.
 
         Joints of GT and prediction come from the H36M regressor, each root-relative at its own
         Pelvis; meshes are made relative to their own regressed Pelvis.
