@@ -112,17 +112,6 @@ def test_mano_and_flame_tables() -> None:
     )  # fmt: skip
 
 
-def test_reduce_joint_set() -> None:
-    x = torch.arange(33.0).repeat(2, 1)[:, :, None].expand(2, 33, 3)
-    out = SMPL.reduce_joint_set(x)
-    assert out.shape == (2, 25, 3)
-    expected = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 27, 28, 29, 30, 31, 32, 25, 26, 23,
-                24, 22]  # fmt: skip
-    assert out[1, :, 2].tolist() == expected
-    with pytest.raises(ValueError, match=r"\(B, 33, C\)"):
-        SMPL.reduce_joint_set(torch.zeros(2, 25, 3))
-
-
 # ---- lazy loading, caching, errors ---------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import os.path as osp
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import smplx
@@ -33,8 +33,6 @@ logger = logging.getLogger(__name__)
 SMPL_WEBSITE = "https://smpl.is.tue.mpg.de"
 MANO_WEBSITE = "https://mano.is.tue.mpg.de"
 FLAME_WEBSITE = "https://flame.is.tue.mpg.de"
-
-ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
 
 
 def _vertex_joint_regressor(
@@ -174,16 +172,6 @@ class SMPL:
     def face(self) -> np.ndarray:
         """int64 (13776, 3): triangles of the neutral model."""
         return np.asarray(self.data("neutral")["f"], dtype=np.int64)
-
-    @classmethod
-    def reduce_joint_set(cls, joint: ArrayOrTensor) -> ArrayOrTensor:
-        """(B, 33, C) supervision-set values -> (B, 25, C) PositionNet-set values."""
-        if joint.ndim != 3 or joint.shape[1] != cls.joint_num:
-            raise ValueError(
-                f"reduce_joint_set: expected shape (B, {cls.joint_num}, C), "
-                f"got {tuple(joint.shape)}"
-            )
-        return joint[:, list(cls.pos_joint_idx), :]
 
 
 class MANO:

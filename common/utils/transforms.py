@@ -33,14 +33,6 @@ def cam2pixel(cam_coord: np.ndarray, f: Sequence[float], c: Sequence[float]) -> 
     return np.stack((x, y, z), 1)
 
 
-def pixel2cam(pixel_coord: np.ndarray, f: Sequence[float], c: Sequence[float]) -> np.ndarray:
-    """Inverse of :func:`cam2pixel`: (N, 3) pixels with depth -> (N, 3) camera points."""
-    x = (pixel_coord[:, 0] - c[0]) / f[0] * pixel_coord[:, 2]
-    y = (pixel_coord[:, 1] - c[1]) / f[1] * pixel_coord[:, 2]
-    z = pixel_coord[:, 2]
-    return np.stack((x, y, z), 1)
-
-
 def world2cam(world_coord: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
     """(N, 3) world points -> camera points ``R @ X + t`` (R: (3, 3), t: 3 values)."""
     return np.dot(R, world_coord.transpose(1, 0)).transpose(1, 0) + np.reshape(t, (1, 3))
@@ -69,13 +61,6 @@ def world2pixel(
     if unit_depth is not None:
         cam_coord[unit_depth] = 1.0
     return cam_coord, cam2pixel(cam_coord, f, c)
-
-
-def cam2world(cam_coord: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """(N, 3) camera points -> world points ``R^-1 @ (X - t)`` (true matrix inverse)."""
-    return np.dot(np.linalg.inv(R), (cam_coord - np.reshape(t, (1, 3))).transpose(1, 0)).transpose(
-        1, 0
-    )
 
 
 # ---- similarity alignment ------------------------------------------------------------------------
@@ -216,12 +201,6 @@ def sample_joint_features(img_feat: torch.Tensor, joint_xy: torch.Tensor) -> tor
     grid = torch.stack((x, y), dim=2)[:, :, None, :]  # (B, J, 1, 2)
     feat = F.grid_sample(img_feat, grid, align_corners=True)[:, :, :, 0]  # (B, C, J)
     return feat.permute(0, 2, 1).contiguous()
-
-
-def restore_bbox(bbox_center: torch.Tensor, bbox_size: torch.Tensor) -> torch.Tensor:
-    """(B, 2) centres and (B, 2) sizes -> (B, 4) boxes ``[x1, y1, x2, y2]``."""
-    half = bbox_size / 2
-    return torch.cat((bbox_center - half, bbox_center + half), dim=1)
 
 
 # ---- torch camera helpers used by the model ------------------------------------------------------
