@@ -26,6 +26,7 @@ from common.utils.preprocessing import augmentation, decode_img, load_img, proce
 from data.box_screen import BoxScreen
 from data.coco import get_image
 from data.dataset import PART_TARGETS, SPLITS, Augmentation, check_split
+from data.samples import Record
 
 if TYPE_CHECKING:
     from main.config import Config
@@ -101,7 +102,7 @@ class BaseDataset(Dataset):
         self.drop_counts: dict[str, int] = {}
         self.box_screen = BoxScreen(self.name, data_split)  # bad boxes: dropped, counted
         self.setup()
-        self.datalist: list[dict[str, Any]] = self.load_records()
+        self.datalist: list[Record] = self.load_records()
         self._count_screened_boxes()
         self.box_screen.report()
         self.finish_loading()
@@ -125,7 +126,7 @@ class BaseDataset(Dataset):
     def setup(self) -> None:
         """Per-dataset state needed by :meth:`load_records` (runs before it); default none."""
 
-    def load_records(self) -> list[dict[str, Any]]:
+    def load_records(self) -> list[Record]:
         """Read the annotation files and return the records in annotation order; every
         annotation left out is counted with :meth:`drop`."""
         raise NotImplementedError(f"{type(self).__name__} does not implement load_records")

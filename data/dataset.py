@@ -37,6 +37,15 @@ from data.annotations import (  # noqa: F401  (re-exported: the datasets' and te
 )
 from data.bad_samples import BadSampleGuard
 from data.coco import coco_index, get_image, merge_coco  # noqa: F401  (re-exported)
+from data.samples import (
+    BodyMeta,
+    BodyTargets,
+    FaceMeta,
+    FaceTargets,
+    HandMeta,
+    HandTargets,
+    Inputs,
+)
 
 Augmentation = tuple[np.ndarray, float, bool]  # (img2bb_trans (2, 3), rot (degrees), do_flip)
 
@@ -146,12 +155,12 @@ def body_train_sample(
     joint_trunc: np.ndarray,
     smpl: HumanModelTargets,
     is_3d: bool,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> tuple[Inputs, BodyTargets, BodyMeta]:
     """Assemble the body training triple (keys documented in the module)."""
     pose = smpl.pose
     if pose is None:
         raise ValueError("body_train_sample: expected SMPL targets (with a pose)")
-    targets = {
+    targets: BodyTargets = {
         "joint_img": joint_img,
         "joint_cam": joint_cam,
         "smpl_joint_img": smpl.joint_img,
@@ -175,9 +184,10 @@ def _triple(
     joint_trunc: np.ndarray,
     is_3d: bool,
     model_meta: dict[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> tuple[Inputs, Any, Any]:
     """``(inputs, targets, meta_info)`` of a training sample: ``meta_info`` gets the dataset
-    joints' validity and truncation first, the model's validities, then ``is_3D``."""
+    joints' validity and truncation first, the model's validities, then ``is_3D`` (the key order
+    of :mod:`data.samples`' ``*Meta`` declarations)."""
     meta_info = {"joint_valid": joint_valid, "joint_trunc": joint_trunc, **model_meta}
     meta_info["is_3D"] = float(is_3d)
     return {"img": img}, targets, meta_info
@@ -191,7 +201,7 @@ def hand_train_sample(
     joint_trunc: np.ndarray,
     mano: HumanModelTargets | None,
     is_3d: bool,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> tuple[Inputs, HandTargets, HandMeta]:
     """Assemble the hand training triple (J = 21 MANO joints).
 
     ``targets``: ``joint_img`` (J, 3) heatmap cells, ``mano_joint_img`` (J, 3), ``joint_cam``
@@ -218,7 +228,7 @@ def hand_train_sample(
         )
         mano_pose, mano_shape = mano.pose, mano.shape
         fit_valid = 1.0
-    targets = {
+    targets: HandTargets = {
         "joint_img": joint_img,
         "mano_joint_img": mano_joint_img,
         "joint_cam": joint_cam,
@@ -243,7 +253,7 @@ def face_train_sample(
     joint_trunc: np.ndarray,
     flame: HumanModelTargets,
     is_3d: bool,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> tuple[Inputs, FaceTargets, FaceMeta]:
     """Assemble the face training triple (J = 73 FLAME joints).
 
     ``targets``: ``joint_img`` (J, 3) heatmap cells, ``joint_cam`` (J, 3) m,
@@ -255,7 +265,7 @@ def face_train_sample(
     """
     if flame.root_pose is None or flame.jaw_pose is None or flame.expr is None:
         raise ValueError("face_train_sample: expected FLAME targets (root/jaw pose, expression)")
-    targets = {
+    targets: FaceTargets = {
         "joint_img": joint_img,
         "joint_cam": joint_cam,
         "flame_joint_cam": flame.joint_cam,

@@ -34,6 +34,7 @@ from common.nets.module import FaceRegressor, PositionNet, RotationNet
 from common.nets.resnet import ResNetBackbone, fetch_imagenet_state_dict
 from common.utils.human_models import FLAME, MANO, SMPL, get_flame, get_mano, get_smpl
 from common.utils.transforms import camera_translation, project_to_heatmap, rot6d_to_axis_angle
+from data.samples import TRAIN_SAMPLE, keys
 from main.config import Config
 
 logger = logging.getLogger(__name__)
@@ -54,10 +55,14 @@ def _full_precision(device: torch.device, *tensors: torch.Tensor) -> tuple:
     return context, tuple(t.float() for t in tensors)
 
 
-def _require(mapping: Tensors, keys: Sequence[str], name: str, part: str) -> None:
-    missing = [key for key in keys if key not in mapping]
+def _require(mapping: Tensors, needed: Sequence[str], name: str, part: str) -> None:
+    """KeyError naming the keys of ``needed`` (a :mod:`data.samples` declaration) that
+    ``mapping`` lacks."""
+    missing = [key for key in needed if key not in mapping]
     if missing:
-        raise KeyError(f"{part} model, train mode: {name} lacks {missing}; it needs {list(keys)}")
+        raise KeyError(
+            f"{part} model, train mode: {name} lacks {missing}; it needs {list(needed)}"
+        )
 
 
 class Model(nn.Module):
@@ -228,33 +233,9 @@ class _JointModel(Model):
 
         p = self.prefix
         if mode == "train":
-            _require(
-                targets,
-                (
-                    "joint_img",
-                    f"{p}_joint_img",
-                    f"{p}_pose",
-                    f"{p}_shape",
-                    "joint_cam",
-                    f"{p}_joint_cam",
-                ),
-                "targets",
-                self.parts,
-            )
-            _require(
-                meta_info,
-                (
-                    "joint_trunc",
-                    f"{p}_joint_trunc",
-                    f"{p}_pose_valid",
-                    f"{p}_shape_valid",
-                    "joint_valid",
-                    "is_3D",
-                    f"{p}_joint_valid",
-                ),
-                "meta_info",
-                self.parts,
-            )
+            target_keys, meta_keys = (keys(d) for d in TRAIN_SAMPLE[self.parts])
+            _require(targets, target_keys, "targets", self.parts)
+            _require(meta_info, meta_keys, "meta_info", self.parts)
             is_3d = meta_info["is_3D"]
             return {
                 "joint_img": self.coord_loss(
@@ -431,35 +412,9 @@ class FaceModel(Model):
         mesh_cam = mesh + cam_trans[:, None, :]
 
         if mode == "train":
-            _require(
-                targets,
-                (
-                    "flame_root_pose",
-                    "flame_jaw_pose",
-                    "flame_shape",
-                    "flame_expr",
-                    "joint_img",
-                    "joint_cam",
-                    "flame_joint_cam",
-                ),
-                "targets",
-                self.parts,
-            )
-            _require(
-                meta_info,
-                (
-                    "flame_root_pose_valid",
-                    "flame_jaw_pose_valid",
-                    "flame_shape_valid",
-                    "flame_expr_valid",
-                    "joint_trunc",
-                    "joint_valid",
-                    "is_3D",
-                    "flame_joint_valid",
-                ),
-                "meta_info",
-                self.parts,
-            )
+            target_keys, meta_keys = (keys(d) for d in TRAIN_SAMPLE[self.parts])
+            _require(targets, target_keys, "targets", self.parts)
+            _require(meta_info, meta_keys, "meta_info", self.parts)
             return {
                 "flame_root_pose": self.param_loss(
                     root_pose,

@@ -297,7 +297,8 @@ def test_bad_inputs_are_reported(test_models):
         model({}, {}, {}, "test")
     with pytest.raises(ValueError, match="mode"):
         model({"img": images("body", 2)}, {}, {}, "eval")
-    with pytest.raises(KeyError, match=r"targets lacks \['smpl_joint_img', 'smpl_pose'"):
+    missing = r"targets lacks \['joint_cam', 'smpl_joint_img', 'smpl_joint_cam', 'smpl_pose'"
+    with pytest.raises(KeyError, match=missing):
         model({"img": images("body", 2)}, {"joint_img": torch.zeros(2, 33, 3)}, {}, "train")
 
 
