@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os.path as osp
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -25,7 +25,9 @@ from common.utils.human_model_targets import HumanModelTargets, process_human_mo
 from common.utils.preprocessing import augmentation, decode_img, load_img, process_db_coord
 from common.utils.reduced_decode import augmentation_reduced
 from data.box_screen import BoxScreen
+from data.coco import get_image
 from data.dataset import PART_TARGETS, SPLITS, Augmentation, check_split
+from data.samples import Record
 
 if TYPE_CHECKING:
     from main.config import Config
@@ -106,7 +108,7 @@ class BaseDataset(Dataset):
         self.drop_counts: dict[str, int] = {}
         self.box_screen = BoxScreen(self.name, data_split)  # bad boxes: dropped, counted
         self.setup()
-        self.datalist: list[dict[str, Any]] = self.load_records()
+        self.datalist: list[Record] = self.load_records()
         self._count_screened_boxes()
         self.box_screen.report()
         self.finish_loading()
@@ -125,12 +127,12 @@ class BaseDataset(Dataset):
                     del self.drop_counts["invalid_bbox"]
                 self.drop_counts[f"{reason}_bbox"] = count
 
-    # ---- what a dataset implements ---------------------------------------------------------
+    # ---- what a dataset implements ---------------------------------------------------------------
 
     def setup(self) -> None:
         """Per-dataset state needed by :meth:`load_records` (runs before it); default none."""
 
-    def load_records(self) -> list[dict[str, Any]]:
+    def load_records(self) -> list[Record]:
         """Read the annotation files and return the records in annotation order; every
         annotation left out is counted with :meth:`drop`."""
         raise NotImplementedError(f"{type(self).__name__} does not implement load_records")
@@ -151,7 +153,7 @@ class BaseDataset(Dataset):
             f"{self.name} has no evaluation, so it has no result to print (--testset)"
         )
 
-    # ---- shared ----------------------------------------------------------------------------
+    # ---- shared ----------------------------------------------------------------------------------
 
     @classmethod
     def parts_for(cls, role: str) -> tuple[str, ...]:
@@ -164,6 +166,37 @@ class BaseDataset(Dataset):
     def drop(self, reason: str) -> None:
         """Count one annotation that :meth:`load_records` leaves out, under ``reason``."""
         self.drop_counts[reason] = self.drop_counts.get(reason, 0) + 1
+
+    def coco_entries(
+        self,
+        anns: Sequence[dict[str, Any]],
+        images: Mapping[Any, dict[str, Any]],
+        skip: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """``(annotation, image entry)`` of each annotation of a COCO index, in file order.
+
+        ``skip(annotation)`` is asked first, before anything is looked up for the entry; a
+        reason it returns is counted with :meth:`drop` and the entry is left out.
+        """
+        for ann in anns:
+            reason = None if skip is None else skip(ann)
+            if reason is not None:
+                self.drop(reason)
+                continue
+            yield ann, get_image(images, ann, self.name)
+
+    def screen_box(
+        self, bbox: Any, width: float, height: float, entry: str
+    ) -> np.ndarray | None:
+        """The annotated ``[x, y, w, h]`` box (px) through the box screen and ``process_bbox``
+        for an image ``width`` x ``height`` px; None (counted as ``invalid_bbox``) when it is
+        dropped. ``entry`` names the annotation in warnings."""
+        box = self.box_screen.process(
+            np.array(bbox), width, height, self.cfg.input_img_shape, entry
+        )
+        if box is None:
+            self.drop("invalid_bbox")
+        return box
 
     @property
     def data_dir(self) -> str:
@@ -236,11 +269,11 @@ class BaseDataset(Dataset):
         fit: tuple[Mapping[str, Any], Mapping[str, Any]] | None,
         is_3d: bool,
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """Training triple of a sample with joint annotations and a fit (spec 02 8.1, 03 3.0.7).
+        """Training triple of a sample with joint annotations and a fit.
 
         Dataset joints go through :func:`process_db_coord` into the part's model joint set
-        (SMPL 33, MANO 21, FLAME 73), the fit through :meth:`fit_targets` (spec 02 9.4, 10.4,
-        11.3, 12.4; spec 03 3.3-3.6).
+        (SMPL 33, MANO 21, FLAME 73), the fit through :meth:`fit_targets` (the reference's pseudo-GT
+        targets).
 
         Args:
             part: 'body', 'hand' or 'face' (model and triple layout).

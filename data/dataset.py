@@ -1,9 +1,9 @@
-"""Dataset plumbing shared by every dataset: the multi-dataset wrapper, annotation reading with
-clear errors and the per-part training samples (spec 02 2, 8); the dataset interface itself is
-:class:`data.base.BaseDataset`.
+"""Dataset plumbing shared by every dataset: the multi-dataset wrapper and the per-part training
+samples; the dataset interface itself is :class:`data.base.BaseDataset`. The annotation readers
+(:mod:`data.annotations`) and the COCO index (:mod:`data.coco`) are re-exported here.
 
 Sample dictionaries (collated by PyTorch's default collate; arrays float32, Python floats become
-float64 tensors). Body training sample (spec 02 8.1), J = 33 SMPL supervision joints:
+float64 tensors). Body training sample, J = 33 SMPL supervision joints:
 
 - ``inputs``: ``img`` (3, H_in, W_in) RGB in [0, 1].
 - ``targets``: ``joint_img`` (J, 3) heatmap cells, ``joint_cam`` (J, 3) root-relative m,
@@ -16,10 +16,8 @@ float64 tensors). Body training sample (spec 02 8.1), J = 33 SMPL supervision jo
 from __future__ import annotations
 
 import bisect
-import json
-import os.path as osp
 import random
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -27,17 +25,32 @@ from torch.utils.data import Dataset
 
 from common.utils.human_model_targets import HumanModelTargets
 from common.utils.human_models import FLAME, MANO, SMPL
+from data.annotations import (  # noqa: F401  (re-exported: the datasets' and tests' import path)
+    SPLITS,
+    AnnotationError,
+    check_split,
+    get_key,
+    get_keys,
+    get_nested,
+    load_json,
+    require_path,
+)
 from data.bad_samples import BadSampleGuard
+from data.coco import coco_index, get_image, merge_coco  # noqa: F401  (re-exported)
+from data.samples import (
+    BodyMeta,
+    BodyTargets,
+    FaceMeta,
+    FaceTargets,
+    HandMeta,
+    HandTargets,
+    Inputs,
+)
 
-SPLITS = ("train", "test")
 Augmentation = tuple[np.ndarray, float, bool]  # (img2bb_trans (2, 3), rot (degrees), do_flip)
 
 
-class AnnotationError(ValueError):
-    """An annotation file lacks an expected entry or key (the message names both)."""
-
-
-# ---- multi-dataset wrapper (spec 02 2) -----------------------------------------------------
+# ---- multi-dataset wrapper -----------------------------------------------------------------------
 
 
 class MultipleDatasets(Dataset):
@@ -48,7 +61,7 @@ class MultipleDatasets(Dataset):
     (``>= L * (max_len // L)``) draw a uniform random sample with Python's ``random.randint``.
     ``make_same_len=False``: plain concatenation.
 
-    Differences from the reference (which crashes there, spec 02 15.1 B6): an empty list or an
+    Differences from the reference (which crashes there): an empty list or an
     empty dataset raises ``ValueError`` at construction; an index outside ``[0, len)`` raises
     ``IndexError``. A sample whose image is bad is replaced by the next one of its data set and
     counted (:mod:`data.bad_samples`; ``max_bad_share`` and ``strict`` are its limits; the
@@ -109,103 +122,7 @@ class MultipleDatasets(Dataset):
         return self.bad_samples.fetch(self.dbs[db_idx], data_idx, len(self))
 
 
-# ---- annotation files ----------------------------------------------------------------------
-
-
-def check_split(dataset: str, data_split: str, allowed: Iterable[str] = SPLITS) -> None:
-    """Raise ``ValueError`` unless ``data_split`` is one of ``allowed``."""
-    allowed = tuple(allowed)
-    if data_split not in allowed:
-        raise ValueError(f"{dataset}: data_split must be one of {allowed}, got {data_split!r}")
-
-
-def require_path(path: str, dataset: str, hint: str) -> str:
-    """Return ``path`` if it exists, else raise ``FileNotFoundError`` naming it and ``hint``."""
-    if not osp.exists(path):
-        raise FileNotFoundError(f"{dataset}: {path} not found. {hint}")
-    return path
-
-
-def load_json(path: str, dataset: str, hint: str) -> Any:
-    """Read a JSON file; a missing file names the path and what to download (``hint``)."""
-    require_path(path, dataset, hint)
-    with open(path) as f:
-        return json.load(f)
-
-
-def get_key(entry: Mapping[str, Any], key: str, dataset: str, entry_id: Any) -> Any:
-    """``entry[key]``, or :class:`AnnotationError` naming the dataset, the entry and the key."""
-    try:
-        return entry[key]
-    except (KeyError, TypeError, IndexError):
-        raise AnnotationError(
-            f"{dataset}: annotation entry {entry_id} has no key {key!r}"
-        ) from None
-
-
-def get_keys(
-    entry: Mapping[str, Any], keys: Sequence[str], dataset: str, entry_id: Any
-) -> list[Any]:
-    """``[entry[k] for k in keys]`` with the error of :func:`get_key`."""
-    return [get_key(entry, key, dataset, entry_id) for key in keys]
-
-
-def get_nested(tree: Mapping[str, Any], keys: Sequence[Any], dataset: str, source: str) -> Any:
-    """``tree[k0][k1]...`` with string keys; a missing level raises :class:`AnnotationError`."""
-    node: Any = tree
-    for depth, key in enumerate(keys):
-        try:
-            node = node[str(key)]
-        except (KeyError, TypeError):
-            path = "][".join(str(k) for k in keys[: depth + 1])
-            raise AnnotationError(f"{dataset}: {source} has no entry [{path}]") from None
-    return node
-
-
-def merge_coco(parts: Sequence[Mapping[str, Any]]) -> dict[str, list]:
-    """Concatenate every top-level list of several COCO-style dicts, in the given order."""
-    merged: dict[str, list] = {}
-    for part in parts:
-        for key, value in part.items():
-            if isinstance(value, list):
-                merged.setdefault(key, []).extend(value)
-    return merged
-
-
-def coco_index(
-    data: Mapping[str, Any], dataset: str, source: str
-) -> tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]]:
-    """Annotations in file order and images by id of a COCO-style dict (as ``pycocotools``).
-
-    Returns:
-        ``(annotations, images_by_id)``; annotation ids repeated in the file keep their first
-        position and the last entry, like ``pycocotools.COCO.anns``.
-    """
-    for key in ("images", "annotations"):
-        if key not in data:
-            raise AnnotationError(f"{dataset}: {source} has no top-level list {key!r}")
-    images = {get_key(img, "id", dataset, f"{source} images[{i}]"): img
-              for i, img in enumerate(data["images"])}  # fmt: skip
-    anns: dict[Any, dict[str, Any]] = {}
-    for i, ann in enumerate(data["annotations"]):
-        anns[get_key(ann, "id", dataset, f"{source} annotations[{i}]")] = ann
-    return list(anns.values()), images
-
-
-def get_image(
-    images: Mapping[Any, dict[str, Any]], ann: Mapping[str, Any], dataset: str
-) -> dict[str, Any]:
-    """The image entry of an annotation (``image_id``), with a clear error when absent."""
-    image_id = get_key(ann, "image_id", dataset, f"annotation {ann.get('id')}")
-    if image_id not in images:
-        raise AnnotationError(
-            f"{dataset}: annotation {ann.get('id')} refers to image_id {image_id}, which is not "
-            "in 'images'"
-        )
-    return images[image_id]
-
-
-# ---- sample assembly -------------------------------------------------------------------
+# ---- sample assembly -----------------------------------------------------------------------------
 
 
 def metric_joints(
@@ -238,12 +155,12 @@ def body_train_sample(
     joint_trunc: np.ndarray,
     smpl: HumanModelTargets,
     is_3d: bool,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Assemble the body training triple of spec 02 8.1 (keys documented in the module)."""
+) -> tuple[Inputs, BodyTargets, BodyMeta]:
+    """Assemble the body training triple (keys documented in the module)."""
     pose = smpl.pose
     if pose is None:
         raise ValueError("body_train_sample: expected SMPL targets (with a pose)")
-    targets = {
+    targets: BodyTargets = {
         "joint_img": joint_img,
         "joint_cam": joint_cam,
         "smpl_joint_img": smpl.joint_img,
@@ -267,9 +184,10 @@ def _triple(
     joint_trunc: np.ndarray,
     is_3d: bool,
     model_meta: dict[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> tuple[Inputs, Any, Any]:
     """``(inputs, targets, meta_info)`` of a training sample: ``meta_info`` gets the dataset
-    joints' validity and truncation first, the model's validities, then ``is_3D``."""
+    joints' validity and truncation first, the model's validities, then ``is_3D`` (the key order
+    of :mod:`data.samples`' ``*Meta`` declarations)."""
     meta_info = {"joint_valid": joint_valid, "joint_trunc": joint_trunc, **model_meta}
     meta_info["is_3D"] = float(is_3d)
     return {"img": img}, targets, meta_info
@@ -283,8 +201,8 @@ def hand_train_sample(
     joint_trunc: np.ndarray,
     mano: HumanModelTargets | None,
     is_3d: bool,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Assemble the hand training triple of spec 03 3.0.7 (J = 21 MANO joints).
+) -> tuple[Inputs, HandTargets, HandMeta]:
+    """Assemble the hand training triple (J = 21 MANO joints).
 
     ``targets``: ``joint_img`` (J, 3) heatmap cells, ``mano_joint_img`` (J, 3), ``joint_cam``
     (J, 3) m, ``mano_joint_cam`` (J, 3) m, ``mano_pose`` (48,), ``mano_shape`` (10,).
@@ -310,7 +228,7 @@ def hand_train_sample(
         )
         mano_pose, mano_shape = mano.pose, mano.shape
         fit_valid = 1.0
-    targets = {
+    targets: HandTargets = {
         "joint_img": joint_img,
         "mano_joint_img": mano_joint_img,
         "joint_cam": joint_cam,
@@ -335,19 +253,19 @@ def face_train_sample(
     joint_trunc: np.ndarray,
     flame: HumanModelTargets,
     is_3d: bool,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Assemble the face training triple of spec 03 3.0.7 (J = 73 FLAME joints).
+) -> tuple[Inputs, FaceTargets, FaceMeta]:
+    """Assemble the face training triple (J = 73 FLAME joints).
 
     ``targets``: ``joint_img`` (J, 3) heatmap cells, ``joint_cam`` (J, 3) m,
     ``flame_joint_cam`` (J, 3) m, ``flame_root_pose``, ``flame_jaw_pose`` (3,), ``flame_shape``,
     ``flame_expr`` (10,). ``meta_info``: ``joint_valid``, ``joint_trunc``, ``flame_joint_valid``
     (J, 1) ones, ``flame_root_pose_valid``, ``flame_jaw_pose_valid``, ``flame_shape_valid``,
     ``flame_expr_valid`` (1.0) and ``is_3D`` (Python floats). The FLAME 2D projection is not a
-    target (spec 03 3.5.3).
+    target.
     """
     if flame.root_pose is None or flame.jaw_pose is None or flame.expr is None:
         raise ValueError("face_train_sample: expected FLAME targets (root/jaw pose, expression)")
-    targets = {
+    targets: FaceTargets = {
         "joint_img": joint_img,
         "joint_cam": joint_cam,
         "flame_joint_cam": flame.joint_cam,

@@ -1,4 +1,4 @@
-"""Evaluation metrics and the Human3.6M joint protocol shared by Human36M and 3DPW (spec 02 9, 13).
+"""Evaluation metrics and the Human3.6M joint protocol shared by Human36M and 3DPW.
 
 All errors are mean Euclidean distances in the unit of the inputs (the datasets report mm).
 PA ("Procrustes-aligned") variants first align the prediction onto the ground truth with a
@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from common.utils.transforms import rigid_align
 
-# Human3.6M 17-joint set (spec 02 9.2); also the joints of J_regressor_h36m_smpl.npy.
+# Human3.6M 17-joint set; also the joints of J_regressor_h36m_smpl.npy.
 H36M_JOINTS_NAME = (
     "Pelvis", "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Torso", "Neck",
     "Head", "Head_top", "L_Shoulder", "L_Elbow", "L_Wrist", "R_Shoulder", "R_Elbow", "R_Wrist",
@@ -84,14 +84,14 @@ def format_mean_results(
     return [f"{label}: {np.mean(eval_result[key]):.2f} mm" for key, label in lines]
 
 
-# ---- FreiHAND official evaluation (spec 03b) -------------------------------------------------
+# ---- FreiHAND official evaluation ----------------------------------------------------------------
 
 FREIHAND_F_THRESHOLDS = (0.005, 0.015)  # m: F@5mm, F@15mm
 FREIHAND_AUC_RANGE = (0.0, 0.05, 100)  # m: PCK thresholds linspace(0, 50 mm, 100)
 
 
 def freihand_align(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Align ``pred`` onto ``gt`` as the official FreiHAND evaluation does (spec 03b).
+    """Align ``pred`` onto ``gt`` as the official FreiHAND evaluation does.
 
     Both are centred on their own mean and divided by their Frobenius norm (+1e-8); the rotation
     R minimising ``||A R - B||`` (A = normalised gt, B = normalised pred) and the scale s = sum of
@@ -121,7 +121,8 @@ def point_distances(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 
 def f_score(gt: np.ndarray, pred: np.ndarray, threshold: float) -> float:
-    """F-score of two point sets at ``threshold`` (same unit as the points), spec 03b.
+    """F-score of two point sets at ``threshold`` (same unit as the points), as the official
+    FreiHAND evaluation computes it.
 
     Recall = fraction of gt points whose nearest pred point is closer than ``threshold``,
     precision = the same from pred to gt (strict ``<``); F = 2 p r / (p + r), 0 when both are 0.
@@ -141,7 +142,7 @@ def pck_auc(
     val_max: float = FREIHAND_AUC_RANGE[1],
     steps: int = FREIHAND_AUC_RANGE[2],
 ) -> float:
-    """Area under the PCK curve, normalised to [0, 1], averaged over keypoints (spec 03b).
+    """Area under the PCK curve, normalised to [0, 1], averaged over keypoints.
 
     For each keypoint, PCK(t) = fraction of samples with distance <= t, over ``steps`` evenly
     spaced thresholds in [val_min, val_max]; its trapezoid area is divided by the width.

@@ -1,4 +1,4 @@
-"""Expected values for the body dataset tests, from the spec's formulas in plain NumPy / SciPy.
+"""Expected values for the body dataset tests, from the original's formulas in plain NumPy / SciPy.
 
 Shared by ``test_mpii.py``, ``test_mpi_inf_3dhp.py`` and ``test_agora.py``. Nothing here calls the
 project's preprocessing or target code; the stand-in SMPL layer is only used to pose meshes.
@@ -18,7 +18,7 @@ from common.utils.human_models import get_smpl
 
 IN_H, IN_W, HM_D, HM_H, HM_W = 256, 192, 8, 8, 6
 
-# 33-joint SMPL supervision set (spec 02 1.4), typed from the spec.
+# 33-joint SMPL supervision set, typed from the spec.
 SMPL33 = ("Pelvis", "L_Hip", "R_Hip", "L_Knee", "R_Knee", "L_Ankle", "R_Ankle", "Neck",
           "L_Shoulder", "R_Shoulder", "L_Elbow", "R_Elbow", "L_Wrist", "R_Wrist", "L_Index_1",
           "L_Middle_1", "L_Ring_1", "L_Pinky_1", "R_Index_1", "R_Middle_1", "R_Ring_1",
@@ -30,7 +30,7 @@ SMPL24_FLIP = ((1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (
 # 33-set rows taken from SMPL's own 24-joint regressor (33 index: 24 index) ...
 SMPL33_FROM_24 = {0: 0, 1: 1, 2: 2, 3: 4, 4: 5, 5: 7, 6: 8, 7: 12, 8: 16, 9: 17, 10: 18, 11: 19,
                   12: 20, 13: 21}  # fmt: skip
-# ... and one-hot vertex rows for the others (spec 02 1.4).
+# ... and one-hot vertex rows for the others.
 SMPL33_VERTEX = {14: 2274, 15: 2270, 16: 2293, 17: 2173, 18: 5595, 19: 5675, 20: 5636, 21: 5655,
                  22: 331, 23: 2802, 24: 6262, 25: 3489, 26: 3990, 27: 3292, 28: 3313, 29: 3468,
                  30: 6691, 31: 6713, 32: 6858}  # fmt: skip
@@ -65,7 +65,7 @@ def smpl_vertices(model_dir: str, pose, shape, trans) -> np.ndarray:
 
 
 def expected_bbox(bbox, width, height, ratio=IN_W / IN_H) -> np.ndarray:
-    """process_bbox of spec 02 3.3 (sanitise with the clamped-origin quirk, aspect, x1.25)."""
+    """process_bbox of the original (sanitise with the clamped-origin quirk, aspect, x1.25)."""
     x, y, w, h = bbox
     x1, y1 = max(0, x), max(0, y)
     w, h = min(width - 1, x1 + w - 1) - x1, min(height - 1, y1 + h - 1) - y1
@@ -79,14 +79,14 @@ def expected_bbox(bbox, width, height, ratio=IN_W / IN_H) -> np.ndarray:
 
 
 def bbox_kept(bbox, width, height) -> bool:
-    """Whether process_bbox keeps a box (spec 02 3.3 step 1)."""
+    """Whether process_bbox keeps a box."""
     x, y, w, h = bbox
     return bool(w * h > 0 and min(width - 1, max(0, x) + w - 1) > max(0, x)
                 and min(height - 1, max(0, y) + h - 1) > max(0, y))  # fmt: skip
 
 
 def expected_affine(bbox, img_width, scale, rot, flip) -> np.ndarray:
-    """(2, 3) image (mirrored if flipped) -> patch affine, closed form of spec 02 4.4."""
+    """(2, 3) image (mirrored if flipped) -> patch affine, closed form of the original's affine."""
     cx, cy = bbox[0] + bbox[2] / 2, bbox[1] + bbox[3] / 2
     if flip:
         cx = img_width - cx - 1
@@ -98,7 +98,7 @@ def expected_affine(bbox, img_width, scale, rot, flip) -> np.ndarray:
 
 
 def replay_aug(seed: int) -> tuple[float, float, list[float], bool]:
-    """The augmentation draws of spec 02 4.1 after ``np.random.seed(seed); random.seed(seed)``."""
+    """The original's augmentation draws after ``np.random.seed(seed); random.seed(seed)``."""
     nrs, prs = np.random.RandomState(seed), random.Random(seed)
     scale = min(max(nrs.randn(), -1), 1) * 0.25 + 1
     rot = min(max(nrs.randn(), -2), 2) * 30 if prs.random() <= 0.6 else 0.0
@@ -116,7 +116,7 @@ def seed_both(seed: int) -> None:
 
 
 def to_heatmap(xy_patch: np.ndarray, z_rel: np.ndarray) -> np.ndarray:
-    """Patch px and root-relative depth (m) -> heatmap cells (spec 02 1.3, body)."""
+    """Patch px and root-relative depth (m) -> heatmap cells (body)."""
     return np.stack([xy_patch[:, 0] / IN_W * HM_W, xy_patch[:, 1] / IN_H * HM_H,
                      (z_rel / 1.0 + 1) / 2 * HM_D], 1)  # fmt: skip
 
@@ -142,7 +142,7 @@ def swap(array: np.ndarray, pairs) -> np.ndarray:
 
 def fit_targets(model_dir, pose, shape, trans, focal, princpt, affine, img_width, flip, rot,
                 R=None, t=None, mirror=True):  # fmt: skip
-    """Pseudo-GT targets of spec 02 6.1 for an SMPL fit.
+    """The original's pseudo-GT targets for an SMPL fit.
 
     ``affine`` maps image px (mirrored with ``img_width`` when ``flip`` and ``mirror``) to patch
     px. ``R``, ``t`` (m): world -> camera, applied with the pelvis-pivot quirk.
@@ -197,7 +197,7 @@ TRAIN_SHAPES = {
 
 
 def assert_train_structure(sample, is_3d: float) -> None:
-    """Keys, shapes and dtypes of the body training triple (spec 02 8.1)."""
+    """Keys, shapes and dtypes of the body training triple."""
     inputs, targets, meta = sample
     assert set(inputs) == {"img"}
     assert inputs["img"].dtype == torch.float32 and tuple(inputs["img"].shape) == (3, IN_H, IN_W)

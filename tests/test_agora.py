@@ -1,9 +1,9 @@
-"""AGORA (body) on its fixture, in 4K-crop and 720p modes (spec 02 14, spec 04 10.6).
+"""AGORA (body) on its fixture, in 4K-crop and 720p modes.
 
 Expected values come from the raw fixture files (converted JSONs, per-person parameter and camera
-files, crop files) through the spec's formulas in plain NumPy (``body_expectations.py``). The
-4K training targets are checked with the corrected transform chain (B7: 3x3 composition; B1:
-flipped samples mirrored in crop px), the 720p boxes with the corrected scaling (B2).
+files, crop files) through the original's formulas in plain NumPy (``body_expectations.py``). The
+4K training targets are checked with the corrected transform chain (3x3 composition; flipped
+samples mirrored in crop px), the 720p boxes with the corrected scaling.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def test_fixture_exercises_the_selection_rules(fixture_data_dir) -> None:
 
 @pytest.mark.parametrize("split", ["train", "validation"])
 def test_selection_720p(split, fixture_data_dir, datasets) -> None:
-    """Fix B2: the 4K box is scaled as two (x, y) points, then ``process_bbox`` on 1280 x 720."""
+    """Fixed: the 4K box is scaled as two (x, y) points, then ``process_bbox`` on 1280 x 720."""
     dataset = datasets[split, "720p"]
     records = raw_annotated(fixture_data_dir, split, crops=False)
     assert len(dataset) == len(records)
@@ -289,7 +289,7 @@ def test_fixture_pictures_match_labels(fixture_data_dir, standin_model_dir) -> N
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_train_targets_4k(seed, fixture_data_dir, standin_model_dir, datasets) -> None:
-    """Fixes B7 and B1: frame px -> crop px (-> mirrored in crop px) -> patch px."""
+    """Fixed chain: frame px -> crop px (-> mirrored in crop px) -> patch px."""
     dataset = datasets["train", "4k"]
     idx = seed % len(dataset)
     rec = raw_annotated(fixture_data_dir, "train", crops=True)[idx]
@@ -476,7 +476,7 @@ def read_results(folder):
 
 
 def check_result_structure(result) -> None:
-    """The AGORA server's per-person pickle (spec 02 14.4)."""
+    """The AGORA server's per-person pickle."""
     assert set(result) == {"params", "joints"}
     shapes = {"translation": (1, 3), "root_pose": (1, 3), "body_pose": (1, 69), "betas": (1, 10)}
     assert set(result["params"]) == set(shapes)

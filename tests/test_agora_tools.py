@@ -5,7 +5,7 @@ lists in the real columns) under ``SMPL/`` and ``validation_SMPL/SMPL/``, SMPL g
 pickles of torch tensors under ``smpl_gt/`` (referenced as ``.obj`` as in the data frames),
 3840 x 2160 frames, 1280 x 720 frames and ``AGORA_test_bbox.json``; the SMPL model is the
 stand-in. Expected values come from an independent NumPy/SciPy transcription of the camera model
-of spec 04 10.2 typed in this file, from hand-worked numbers, and from OpenCV. The converted
+of the AGORA tools typed in this file, from hand-worked numbers, and from OpenCV. The converted
 release is then read by the AGORA dataset class in 4K and 720p mode.
 """
 
@@ -38,7 +38,7 @@ FRAME_H, FRAME_W = 2160, 3840
 CROP_H, CROP_W = 512, 384
 
 
-# ---- independent camera model (spec 04 10.2) ---------------------------------------------
+# ---- independent camera model --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Cam:
     ground: tuple[float, float, float]
 
 
-CAMS = {  # typed from the spec's scene table
+CAMS = {  # typed from the AGORA scene table
     "hdri": Cam(50, (0, 0, 170), 0, 0, (0, 0, 0)),
     "cam00": Cam(18, (400, -275, 265), 135, 30, (0, 0, 0)),
 }
@@ -92,7 +92,7 @@ def place(cam: Cam, yaw: float, target_cam) -> list[float]:
     return [100 * c, 100 * a, -100 * b]
 
 
-# ---- the fake release ----------------------------------------------------------------------
+# ---- the fake release ----------------------------------------------------------------------------
 
 
 @dataclass
@@ -273,7 +273,7 @@ def expected_crop(bbox):
     return np.array([cx - w / 2, cy - h / 2, w, h]), affine
 
 
-# ---- camera model --------------------------------------------------------------------------
+# ---- camera model --------------------------------------------------------------------------------
 
 
 def test_focal_lengths_and_scene_rules():
@@ -324,7 +324,7 @@ def test_camera_chain_matches_an_independent_transcription():
         assert np.linalg.det(rot) == pytest.approx(1.0)
 
 
-# ---- conversion ----------------------------------------------------------------------------
+# ---- conversion ----------------------------------------------------------------------------------
 
 
 def test_annotations_are_written_with_ids_across_splits(converted):
@@ -460,7 +460,7 @@ def test_a_missing_frame_is_reported_after_the_others(tmp_path):
     ).exists()
 
 
-# ---- cropping ------------------------------------------------------------------------------
+# ---- cropping ------------------------------------------------------------------------------------
 
 
 def crop_items(ds: Path):
@@ -500,7 +500,7 @@ def test_crops_and_their_files(converted):
         assert diff.mean() < 0.05 and np.percentile(diff, 99.9) <= 2
 
 
-# ---- the converted release in the AGORA loader ----------------------------------------------
+# ---- the converted release in the AGORA loader ---------------------------------------------------
 
 
 def dataset(release, tmp_path, split, resolution, test_split="validation"):
@@ -524,7 +524,7 @@ def patch_to_frame(meta, x, y):
 def box_centre(bbox, resolution):
     """Frame-px centre of the patch of a 4K box: the crop's centre in 4K mode; in 720p mode the
     scaled box's centre after ``process_bbox``, whose clamping step drops one px of width and
-    height (spec 02 3.3 quirk)."""
+    height (a quirk of the original)."""
     x, y, w, h = bbox
     if resolution == "4k":
         return [x + w / 2, y + h / 2]

@@ -1,7 +1,7 @@
-"""Training-set assembly with the body preset: Human36M (3D) + MSCOCO, MPII (2D) (spec 02 2.3).
+"""Training-set assembly with the body preset: Human36M (3D) + MSCOCO, MPII (2D).
 
-Expected lengths are counted from the raw fixture JSON with the spec's selection rules; the index
-mapping is the spec's: the 3D and 2D groups balanced to the longer one (incomplete last laps drawn
+Expected lengths are counted from the raw fixture JSON with the original's selection rules; the
+index mapping is the original's: the 3D and 2D groups balanced to the longer one (incomplete last laps drawn
 at random), datasets concatenated inside a group.
 """
 
@@ -23,7 +23,7 @@ from tests.body_expectations import bbox_kept, seed_both
 
 
 def count_h36m(data_dir) -> int:
-    """Spec 02 9.3, train: subjects 1, 5, 6, 7, 8; frame_idx % 5 == 0; valid box."""
+    """The original's Human36M selection, train: subjects 1, 5, 6, 7, 8; frame_idx % 5 == 0; valid box."""
     n = 0
     for s in (1, 5, 6, 7, 8):
         db = json.loads(
@@ -37,7 +37,7 @@ def count_h36m(data_dir) -> int:
 
 
 def count_coco_body(data_dir) -> int:
-    """Spec 02 10.3, train: not crowd, some body keypoints, valid box."""
+    """The original's MSCOCO selection, train: not crowd, some body keypoints, valid box."""
     db = json.loads((data_dir / "MSCOCO/annotations/coco_wholebody_train_v1.0.json").read_text())
     images = {img["id"]: img for img in db["images"]}
     n = 0
@@ -49,7 +49,7 @@ def count_coco_body(data_dir) -> int:
 
 
 def count_mpii(data_dir) -> int:
-    """Spec 02 11.3: every annotation with a valid box."""
+    """The original's MPII selection: every annotation with a valid box."""
     db = json.loads((data_dir / "MPII/data/annotations/train.json").read_text())
     images = {img["id"]: img for img in db["images"]}
     return sum(bbox_kept(a["bbox"], images[a["image_id"]]["width"], images[a["image_id"]]["height"])

@@ -1,6 +1,6 @@
-"""Snapshots (spec 01 sections 9.6 and 10): exact keys, optimizer order, round trips, failures.
+"""Snapshots: exact keys, optimizer order, round trips, failures.
 
-The expected key lists are typed in from spec 01 (Appendix A and tables 10.2-10.4), not generated
+The expected key lists are typed in from the original's snapshots, not generated
 from the code.
 """
 
@@ -18,7 +18,7 @@ from common.checkpoint import SnapshotError, load_snapshot, save_snapshot
 from main.config import make_config
 from main.model import get_model
 
-# Spec 01 Appendix A: the 318 backbone entries, in state-dict order.
+# The original's snapshot: the 318 backbone entries, in state-dict order.
 BACKBONE_KEYS = """
 module.backbone.conv1.weight [64, 3, 7, 7]
 module.backbone.bn1.weight [64]
@@ -391,7 +391,7 @@ module.regressor.cam_out.0.weight [3, 2048]
 module.regressor.cam_out.0.bias [3]
 """
 
-# Spec 01 10.2-10.4: entries of the live model that snapshots never hold (prefix removed).
+# The original's model: entries of the live model that snapshots never hold (prefix removed).
 LAYER_KEYS = {
     "body": [
         "smpl_layer.shapedirs",
@@ -503,7 +503,7 @@ def test_saved_snapshot_has_spec_keys_and_optimizer_order(part, standin_model_di
     assert all(v.device.type == "cpu" for v in ckpt["network"].values())
     assert ckpt["network"]["module.backbone.bn1.num_batches_tracked"].dtype == torch.int64
 
-    # Optimizer: one group over N parameters; index i is the i-th parameter of the spec order
+    # Optimizer: one group over N parameters; index i is the i-th parameter of the original's order
     # (the state-dict entries without the BatchNorm buffers).
     param_shapes = [s for k, s in EXPECTED[part] if not k.endswith(BN_BUFFERS)]
     assert len(param_shapes) == OPTIMIZER_COUNTS[part]
@@ -518,7 +518,7 @@ def test_saved_snapshot_has_spec_keys_and_optimizer_order(part, standin_model_di
 
 @pytest.mark.parametrize("part", ["body", "hand", "face"])
 def test_live_state_dict_holds_the_layer_entries(part, standin_model_dir):
-    """Spec 10: 343 / 346 / 341 live entries = saved keys + the human-layer entries."""
+    """The original's models: 343 / 346 / 341 live entries = saved keys + the human-layer entries."""
     state = build(part, standin_model_dir).state_dict()
     assert len(state) == LIVE_COUNTS[part]
     expected = [k.removeprefix("module.") for k, _ in EXPECTED[part]] + LAYER_KEYS[part]

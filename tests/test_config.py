@@ -1,4 +1,4 @@
-"""The configuration contract: per-part values of spec 01, presets, overrides, CLI parsing."""
+"""The configuration contract: per-part values of the original, presets, overrides, CLI parsing."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from main.config import (
     with_overrides,
 )
 
-# Spec 01 section 1.1, typed by hand.
+# The original's config.py per part, typed by hand.
 EXPECTED = {
     "body": dict(
         bbox_3d_size=2,
@@ -62,7 +62,7 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("part", ["body", "hand", "face"])
-def test_part_values_match_spec(part: str) -> None:
+def test_part_values_match_original(part: str) -> None:
     cfg = make_config(part)
     exp = EXPECTED[part]
     assert cfg.parts == part

@@ -32,7 +32,7 @@ from tool import convert_simple_to_pose2pose as conv
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tool" / "convert_simple_to_pose2pose.py"
 
-RESNET_KEY_COUNT = 318  # ResNet-50 without fc: 53 conv/BN pairs' entries (spec 01 Appendix A)
+RESNET_KEY_COUNT = 318  # ResNet-50 without fc: 53 conv/BN pairs' entries
 HEAD_SHAPES = {  # Simple Baselines' pose head, 256x192 input, 17 COCO keypoints
     "deconv_layers.0.weight": (2048, 256, 4, 4),
     "deconv_layers.1.weight": (256,),
@@ -146,7 +146,7 @@ def test_snapshot_loads_into_body_model_with_only_head_keys_missing(
             str(dst), model, strict=True, allow_backbone_only=True,
             log=logging.getLogger("convert-test"),
         )  # fmt: skip
-    assert ckpt["epoch"] == 0  # the trainer resumes at epoch 0 + 1 (spec 04 9.1 quirk)
+    assert ckpt["epoch"] == 0  # the trainer resumes at epoch 0 + 1 (a quirk of the original)
     (message,) = [r.getMessage() for r in caplog.records]
     assert "backbone-only" in message
     assert re.search(rf"\b{len(heads)} head key\(s\) are missing", message), message

@@ -1,4 +1,4 @@
-"""process_human_model_output for SMPL, MANO and FLAME against NumPy/SciPy (spec 02 6)."""
+"""process_human_model_output for SMPL, MANO and FLAME against NumPy/SciPy."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ SMPL24_FLIP = ((1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (
 
 
 def affine(size_in, c, box, rot, scale=1.0):
-    """Closed-form crop affine (spec 02 4.4), box size ``box`` centred at ``c``."""
+    """Closed-form crop affine, box size ``box`` centred at ``c``."""
     th = math.radians(rot)
     A = np.diag([size_in[1] / (box[0] * scale), size_in[0] / (box[1] * scale)]) @ np.array(
         [[math.cos(th), math.sin(th)], [-math.sin(th), math.cos(th)]]
@@ -28,7 +28,7 @@ def affine(size_in, c, box, rot, scale=1.0):
 
 
 def expected_joint_targets(cfg, joints, focal, princpt, flip, img_w, T, rot, pairs):
-    """Spec 02 6.1 steps 6-10 in plain NumPy: (joint_img, joint_cam, joint_trunc)."""
+    """The original's joint targets in plain NumPy: (joint_img, joint_cam, joint_trunc)."""
     xy = joints[:, :2] / joints[:, 2:] * focal + princpt
     rel = joints - joints[0]
     if flip:
@@ -65,7 +65,7 @@ def extrinsics():
     return {"R": R.astype(np.float32), "t": np.array([0.1, -0.2, 3.0], np.float32)}
 
 
-# ---- parameter flip ----------------------------------------------------------------------
+# ---- parameter flip ------------------------------------------------------------------------------
 
 
 def test_flip_pose_twice_is_identity_and_mirrors_rotations() -> None:
@@ -192,7 +192,7 @@ def test_mano_world_frame_fit(standin_model_dir, extrinsics, hand_type, flip, ro
         )
     joints = mano.joint_regressor.astype(np.float64) @ verts
     p = joints[0]
-    offset = -p + R @ p + t  # spec 02 6.1 step 4 (pivot = posed wrist)
+    offset = -p + R @ p + t  # pivot = posed wrist, as in the original
     joints, verts = joints + offset, verts + offset
     hm, rel, trunc = expected_joint_targets(
         cfg, joints, cam["focal"], cam["princpt"], flip, 400, T, rot, ()

@@ -1,4 +1,4 @@
-"""MultipleDatasets index mapping, annotation helpers, registry and metrics (spec 02 2, 7, 9.5)."""
+"""MultipleDatasets index mapping, annotation helpers, registry and metrics."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_concatenation_mapping() -> None:
 
 
 def test_same_len_mapping_matches_spec_example() -> None:
-    # Spec 02 2.1: max 10, L = 3 -> K = 3: positions 0-8 map to 0,1,2,... and 9 is random.
+    # The original's balancing: max 10, L = 3 -> K = 3: positions 0-8 map to 0,1,2,... and 9 is random.
     db = MultipleDatasets([Fake("big", 10), Fake("small", 3)], make_same_len=True)
     assert len(db) == 20
     assert [db[i] for i in range(10)] == [("big", i) for i in range(10)]
@@ -120,6 +120,21 @@ def test_coco_index_keeps_annotation_file_order() -> None:
         get_image(images, {"id": 5, "image_id": 9}, "X")
     with pytest.raises(AnnotationError, match="'annotations'"):
         coco_index({"images": []}, "X", "x.json")
+
+
+def test_coco_index_names_a_missing_id_and_prints_nothing(capsys) -> None:
+    data = {
+        "images": [{"id": 1}],
+        "annotations": [{"id": 3, "image_id": 1}, {"id": 3, "image_id": 1, "k": 2}],
+    }
+    anns, images = coco_index(data, "X", "x.json")
+    assert anns == [{"id": 3, "image_id": 1, "k": 2}] and list(images) == [1]  # last entry wins
+    assert capsys.readouterr().out == ""  # pycocotools' progress lines are swallowed
+    with pytest.raises(AnnotationError, match=r"x.json annotations\[0\] has no key 'image_id'"):
+        coco_index({"images": [], "annotations": [{"id": 1}]}, "X", "x.json")
+    categories = {"images": [], "annotations": [{"id": 1, "image_id": 1}], "categories": []}
+    with pytest.raises(AnnotationError, match="has no key 'category_id'"):
+        coco_index(categories, "X", "x.json")
 
 
 def test_missing_key_and_file_errors_name_everything(tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""Demos (spec 04 6): box processing, the three demos end to end on CPU, bad input, samples.
+"""Demos: box processing, the three demos end to end on CPU, bad input, samples.
 
 The end-to-end tests build each part's test-mode model on the stand-in human models, save an
 untrained snapshot themselves and run the demos on small images written here; nothing is written
@@ -24,7 +24,7 @@ from main.config import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# ---- box processing (spec 04 6.3, 640 x 480 image) ----------------------------------------------
+# ---- box processing (640 x 480 image) ------------------------------------------------------------
 
 SPEC_BOXES = {
     # part: (raw box, processed box after truncation, full-image camera fx, fy, cx, cy)

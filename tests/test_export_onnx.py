@@ -3,7 +3,7 @@
 Each part is exported once (module-scoped fixture) from an untrained snapshot that the test
 writes: the reference's training initialisation, with the batch-norm statistics gathered on a few
 random crops (no gradient step) so that different crops give clearly different meshes and a batch
-mix-up cannot pass. Expected values come from the PyTorch model's own test outputs (spec 01 7.4)
+mix-up cannot pass. Expected values come from the PyTorch model's own test outputs
 and from NumPy computations typed here, never from the export wrapper.
 """
 
@@ -32,7 +32,7 @@ from tool import export_onnx  # noqa: E402
 
 TOLERANCE = 1e-4  # m on vertices and joints (issue 13); same bound on the parameters
 
-# Typed from spec 01 7.4 / 3.3-3.5: output name -> shape without the batch axis.
+# Typed from the model's test outputs and joint sets: output name -> shape without the batch axis.
 EXPECTED_SHAPES = {
     "body": {
         "pose": (72,),
@@ -74,7 +74,7 @@ class _ListHandler(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-# Identity rotation in the 6D layout of spec 01 5.4: a1 = (x0, x2, x4) = e1, a2 = (x1, x3, x5) = e2.
+# Identity rotation in the original's 6D layout: a1 = (x0, x2, x4) = e1, a2 = (x1, x3, x5) = e2.
 IDENTITY_6D = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
 
 
@@ -163,7 +163,7 @@ def _torch_test_outputs(model, img: torch.Tensor) -> dict[str, np.ndarray]:
 
 
 def _expected(part: str, out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The exported outputs as read from the model's spec 7.4 dict (joints checked apart)."""
+    """The exported outputs as read from the model's test-output dict (joints checked apart)."""
     if part == "body":
         return {
             "pose": out["smpl_pose"],

@@ -1,5 +1,4 @@
-"""FFHQ on its fixture: selection, the face sample in both modes, targets from the raw JSON
-(spec 03 3.6).
+"""FFHQ on its fixture: selection, the face sample in both modes, targets from the raw JSON.
 
 Expected values are computed here from the fixture files with plain NumPy / SciPy; the FLAME layer
 only poses the head.

@@ -1,5 +1,5 @@
 """FreiHAND on its fixture: selection, samples, targets from the raw JSON, submission file and the
-local evaluation with the official formulas (spec 03 3.2, spec 03b).
+local evaluation with the official formulas.
 
 Expected values are computed here from the fixture files with plain NumPy / SciPy; the MANO layer
 only poses the mesh.
@@ -61,7 +61,7 @@ def raw_split(data_dir, split):
 
 
 def expected_bbox(bbox, width, height):
-    """process_bbox of spec 02 3.3 with aspect ratio 1 (hand)."""
+    """the original's process_bbox with aspect ratio 1 (hand)."""
     x, y, w, h = bbox
     x1, y1 = max(0, x), max(0, y)
     x2, y2 = min(width - 1, x1 + max(0, w - 1)), min(height - 1, y1 + max(0, h - 1))
@@ -146,7 +146,7 @@ def test_train_sample_structure(trainset) -> None:
     for values, table in ((targets, HAND_TARGETS), (meta, HAND_META)):
         for key, shape in table.items():
             assert values[key].shape == shape and values[key].dtype == np.float32, key
-    # FreiHAND's own keypoints are switched off; supervision only through MANO (spec 03 3.2.3).
+    # FreiHAND's own keypoints are switched off; supervision only through MANO.
     for key in ("joint_img", "joint_cam"):
         assert np.all(targets[key] == 0)
     assert np.all(meta["joint_valid"] == 0) and np.all(meta["joint_trunc"] == 0)
@@ -263,7 +263,7 @@ def test_submission_file_and_perfect_prediction(fixture_data_dir, standin_model_
 
 
 def independent_align(gt, pred):
-    """scipy's orthogonal Procrustes on the centred, norm-scaled point sets (spec 03b)."""
+    """scipy's orthogonal Procrustes on the centred, norm-scaled point sets."""
     a = gt - gt.mean(0)
     b = pred - pred.mean(0)
     sa, sb = np.linalg.norm(a) + 1e-8, np.linalg.norm(b) + 1e-8

@@ -1,7 +1,7 @@
 """Human36M on its fixture: selection, sample structure, targets from the raw JSON, evaluation.
 
 Expected values are computed here from the fixture files with plain NumPy / SciPy and the
-formulas of spec 02 (1.3, 3.3, 4, 5, 6.1, 9); the SMPL layer is only used to pose the mesh.
+original's formulas (boxes, augmentation, targets, selection, evaluation); the SMPL layer is only used to pose the mesh.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ H36M_NAMES = (
     "R_Wrist",
 )
 H36M_FLIP = ((1, 4), (2, 5), (3, 6), (14, 11), (15, 12), (16, 13))
-# H36M index -> index in the 33-joint SMPL supervision set (spec 02 1.4), typed by hand.
+# H36M index -> index in the 33-joint SMPL supervision set, typed by hand.
 H36M_TO_33 = {
     0: 0,
     4: 1,
@@ -101,7 +101,7 @@ def testset(cfg):
 
 
 def raw_records(data_dir: Path, subjects, ratio, test):
-    """Annotations the spec's selection keeps, straight from the JSON files, in file order."""
+    """Annotations the original's selection keeps, straight from the JSON files, in file order."""
     out = []
     ann_dir = data_dir / "Human36M" / "annotations"
     for s in subjects:
@@ -268,7 +268,7 @@ def test_train_targets_from_raw_json(seed, fixture_data_dir, standin_model_dir, 
     R, t = np.array(rec["cam"]["R"]), np.array(rec["cam"]["t"])
     f, c = np.array(rec["cam"]["f"]), np.array(rec["cam"]["c"])
 
-    # Dataset GT (spec 02 9.3, 9.4, 5): mocap joints -> camera mm -> pixels; metres root-relative.
+    # Dataset GT: mocap joints -> camera mm -> pixels; metres root-relative.
     cam_mm = rec["joint_world"] @ R.T + t
     img_xy = cam_mm[:, :2] / cam_mm[:, 2:] * f + c
     rel = (cam_mm - cam_mm[0]) / 1000
@@ -285,7 +285,7 @@ def test_train_targets_from_raw_json(seed, fixture_data_dir, standin_model_dir, 
     others = sorted(set(range(33)) - set(dst))
     assert np.all(targets["joint_img"][others] == 0) and np.all(meta["joint_trunc"][others] == 0)
 
-    # Pseudo-GT (spec 02 6.1): root rotated by R, posed mesh, pelvis-pivot translation.
+    # Pseudo-GT: root rotated by R, posed mesh, pelvis-pivot translation.
     smpl = get_smpl(str(standin_model_dir))
     pose = np.array(rec["fit"]["pose"]).reshape(24, 3)
     pose[0] = (Rotation.from_matrix(R) * Rotation.from_rotvec(pose[0])).as_rotvec()

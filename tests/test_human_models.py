@@ -1,6 +1,6 @@
 """SMPL / MANO / FLAME wrappers (common/utils/human_models.py) on the stand-in model files.
 
-Expected values are typed from spec 01 section 3 or computed here with NumPy from the cleaned
+Expected values are typed from the original's human model code or computed here with NumPy from the cleaned
 (plain pickle) stand-in files, independently of the code under test.
 """
 
@@ -42,7 +42,7 @@ def _link_tree(src: Path, dst: Path, names: dict[str, tuple[str, ...]]) -> Path:
     return dst
 
 
-# ---- joint-set tables (spec 01 3.3-3.5) --------------------------------------------------
+# ---- joint-set tables ----------------------------------------------------------------------------
 
 
 def test_smpl_tables() -> None:
@@ -112,18 +112,7 @@ def test_mano_and_flame_tables() -> None:
     )  # fmt: skip
 
 
-def test_reduce_joint_set() -> None:
-    x = torch.arange(33.0).repeat(2, 1)[:, :, None].expand(2, 33, 3)
-    out = SMPL.reduce_joint_set(x)
-    assert out.shape == (2, 25, 3)
-    expected = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 27, 28, 29, 30, 31, 32, 25, 26, 23,
-                24, 22]  # fmt: skip
-    assert out[1, :, 2].tolist() == expected
-    with pytest.raises(ValueError, match=r"\(B, 33, C\)"):
-        SMPL.reduce_joint_set(torch.zeros(2, 25, 3))
-
-
-# ---- lazy loading, caching, errors ---------------------------------------------------------
+# ---- lazy loading, caching, errors ---------------------------------------------------------------
 
 
 def test_instances_are_shared_per_path_and_open_nothing(tmp_path: Path) -> None:
@@ -191,7 +180,7 @@ def test_right_hand_needs_only_right_file(tmp_path: Path, standin_model_dir: Pat
         mano.layer("left")
 
 
-# ---- counts, regressors --------------------------------------------------------------------
+# ---- counts, regressors --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("variant", ["chumpy", "numpy"])
@@ -226,7 +215,7 @@ def test_smpl_regressor(standin_model_dir: Path, standin_model_dir_numpy: Path) 
     regressor = smpl.joint_regressor
     assert regressor.shape == (33, 6890) and regressor.dtype == np.float32
     np.testing.assert_allclose(smpl.orig_joint_regressor, orig, rtol=1e-6)
-    # Rows copied from the original regressor (33-index: 24-index), spec 01 3.3.
+    # Rows copied from the original regressor (33-index: 24-index).
     copied = {0: 0, 1: 1, 2: 2, 3: 4, 4: 5, 5: 7, 6: 8, 7: 12, 8: 16, 9: 17, 10: 18, 11: 19,
               12: 20, 13: 21}  # fmt: skip
     for row, orig_row in copied.items():
@@ -385,7 +374,7 @@ def test_flame_template_landmarks_and_components(
                                    data["shapedirs"][:, :, 300 + k], atol=1e-6)  # fmt: skip
 
 
-# ---- MANO left-hand shapedirs correction (spec 01 3.4) -------------------------------------
+# ---- MANO left-hand shapedirs correction ---------------------------------------------------------
 
 
 def _mano_folder(tmp_path: Path, numpy_dir: Path, left_x: np.ndarray | None) -> str:

@@ -1,6 +1,5 @@
 """InterHand2.6M on its fixture: camera subsampling, selection, left hands mirrored into right
-hands, test items (the reference crashes there), MPJPE / MPVPE with left hands mirrored back
-(spec 03 3.3).
+hands, test items (the reference crashes there), MPJPE / MPVPE with left hands mirrored back.
 
 Expected values are computed here from the fixture files with plain NumPy / SciPy; the MANO layer
 only poses the mesh.
@@ -65,7 +64,7 @@ def expected_bbox(bbox, width, height):
 
 
 def raw_samples(data_dir, split):
-    """The samples the spec's selection keeps, from the files, with everything needed."""
+    """The samples the original's selection keeps, from the files, with everything needed."""
     ann_dir = data_dir / "InterHand26M" / "annotations" / split
 
     def load(kind):
@@ -148,7 +147,7 @@ def to_hm(patch, z):
 
 def fit_camera_mesh(model_dir, side, fit, R, t_m):
     """The reference's camera-frame mesh of a world fit: root rotated by R, then the regressed
-    wrist p moved to R p + t (spec 02 6.1 step 4). Returns (mesh (778, 3), joints (21, 3)), m."""
+    wrist p moved to R p + t. Returns (mesh (778, 3), joints (21, 3)), m."""
     mano = get_mano(str(model_dir))
     pose = np.array(fit["pose"]).reshape(16, 3)
     pose[0] = (Rotation.from_matrix(R) * Rotation.from_rotvec(pose[0])).as_rotvec()
@@ -214,7 +213,7 @@ def test_train_targets_from_raw_json(
     np.random.seed(seed)
     random.seed(seed)
     _, targets, meta = trainset[idx]
-    flip = which == "left"  # left hands always, right hands never (spec 03 3.3.4)
+    flip = which == "left"  # left hands always, right hands never
     scale, rot = replay_aug(seed)
     width = rec["img"]["width"]
     A = expected_affine(rec["bbox"], width, scale, rot, flip)

@@ -1,4 +1,4 @@
-"""The assembled models (spec 01 sections 6.1, 6.7, 6.8, 7, 8) on stand-in human model files."""
+"""The assembled models on stand-in human model files."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from main.model import Model, get_model
 
 PARTS = ("body", "hand", "face")
 
-# Spec 01 7.4: test-mode keys in order, with shapes after the batch dimension.
+# The original's test-mode keys in order, with shapes after the batch dimension.
 TEST_OUTPUTS = {
     "body": {
         "cam_trans": (3,),
@@ -48,7 +48,7 @@ TEST_OUTPUTS = {
         "flame_joint_proj": (73, 2),  # not in the reference: for the face metric
     },
 }
-# Spec 01 8.2-8.4: loss keys in logging order.
+# The original's loss keys in logging order.
 LOSS_KEYS = {
     "body": [
         "joint_img",
@@ -78,7 +78,7 @@ LOSS_KEYS = {
         "flame_joint_cam",
     ],
 }
-# Spec 01 1.1: k = sqrt(fx * fy * camera_3d_size^2 / (H_in * W_in)), typed from the spec.
+# k = sqrt(fx * fy * camera_3d_size^2 / (H_in * W_in)), typed from the original's get_camera_trans.
 CAMERA_K = {"body": 56.3819, "hand": 7.8125, "face": 9.0211}
 IMG_SHAPE = {"body": (256, 192), "hand": (256, 256), "face": (256, 192)}
 HM_SHAPE = {"body": (8, 8, 6), "hand": (8, 8, 8), "face": (8, 8, 6)}
@@ -145,7 +145,7 @@ def test_copied_test_outputs(test_models):
     assert out["joint_img_target"] is joint_img and out["joint_valid"] is joint_valid
 
     out = run_test(test_models["face"], images("face", 2), {}, {"bb2img_trans": bb2img})
-    assert "bb2img_trans" not in out  # the face model does not copy it (spec 7.4)
+    assert "bb2img_trans" not in out  # the face model does not copy it
 
 
 @pytest.mark.parametrize("part", PARTS)
@@ -297,7 +297,8 @@ def test_bad_inputs_are_reported(test_models):
         model({}, {}, {}, "test")
     with pytest.raises(ValueError, match="mode"):
         model({"img": images("body", 2)}, {}, {}, "eval")
-    with pytest.raises(KeyError, match=r"targets lacks \['smpl_joint_img', 'smpl_pose'"):
+    missing = r"targets lacks \['joint_cam', 'smpl_joint_img', 'smpl_joint_cam', 'smpl_pose'"
+    with pytest.raises(KeyError, match=missing):
         model({"img": images("body", 2)}, {"joint_img": torch.zeros(2, 33, 3)}, {}, "train")
 
 
@@ -313,7 +314,7 @@ def test_regressor_is_a_non_persistent_buffer(test_models):
 
 
 def fake_batch(part: str, batch: int = 2) -> tuple[dict, dict, dict]:
-    """Targets in the spec's units; sample 0 is 3D, sample 1 is 2D (is_3D = 0)."""
+    """Targets in the original's units; sample 0 is 3D, sample 1 is 2D (is_3D = 0)."""
     g = torch.Generator().manual_seed(11)
     joint_num = {"body": 33, "hand": 21, "face": 73}[part]
     d, h, w = HM_SHAPE[part]
@@ -382,7 +383,7 @@ def test_train_forward_backward(part, standin_model_dir):
 
 
 def test_rotation_losses_do_not_reach_position_net(standin_model_dir):
-    """Spec 8.5: joint_img enters the rotation net detached."""
+    """As in the original: joint_img enters the rotation net detached."""
     torch.manual_seed(0)
     model = get_model(config("hand", standin_model_dir), "train").train()
     loss = model(*fake_batch("hand"), "train")

@@ -1,5 +1,5 @@
-"""MPI-INF-3DHP on its fixture: selection, sample structure, targets from the raw JSON
-(spec 02 12). Expected values: plain NumPy with the spec's formulas (``body_expectations.py``).
+"""MPI-INF-3DHP on its fixture: selection, sample structure, targets from the raw JSON.
+Expected values: plain NumPy with the original's formulas (``body_expectations.py``).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def trainset(cfg):
 
 
 def raw_records(data_dir):
-    """Annotations the spec keeps (frame % 3 == 0, valid box), in file order."""
+    """Annotations the original keeps (frame % 3 == 0, valid box), in file order."""
     root = data_dir.joinpath(*DATA)
     db = json.loads((root / "MPI-INF-3DHP_1k.json").read_text())
     cams = json.loads((root / "MPI-INF-3DHP_camera_1k.json").read_text())
@@ -138,7 +138,7 @@ def test_train_targets_from_raw_json(seed, fixture_data_dir, standin_model_dir, 
     R, t = np.array(rec["cam"]["R"]), np.array(rec["cam"]["t"])  # t in mm
     f, c = np.array(rec["cam"]["focal"]), np.array(rec["cam"]["princpt"])
 
-    # Dataset GT (spec 02 12.3-12.4): world mm -> camera -> pixels; root-relative metres.
+    # Dataset GT: world mm -> camera -> pixels; root-relative metres.
     cam_mm = rec["joint_world"] @ R.T + t
     xy = cam_mm[:, :2] / cam_mm[:, 2:] * f + c
     rel = (cam_mm - cam_mm[ROOT]) / 1000
@@ -152,7 +152,7 @@ def test_train_targets_from_raw_json(seed, fixture_data_dir, standin_model_dir, 
     np.testing.assert_allclose(targets["joint_cam"][dst], (rel @ R_aug.T)[src], atol=1e-5)
     np.testing.assert_array_equal(meta["joint_trunc"][dst, 0], inside(hm)[src])
 
-    # Pseudo-GT (spec 02 6.1): world-frame fit with extrinsics (t in m).
+    # Pseudo-GT: world-frame fit with extrinsics (t in m).
     fit = rec["fit"]
     hm, cam_rel, trunc, pose, _ = fit_targets(
         str(standin_model_dir), fit["pose"], fit["shape"], fit["trans"], f, c, A, width, flip,

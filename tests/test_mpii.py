@@ -1,6 +1,6 @@
-"""MPII on its fixture: selection, sample structure, targets from the raw JSON (spec 02 11).
+"""MPII on its fixture: selection, sample structure, targets from the raw JSON.
 
-Expected values come from the fixture files through the spec's formulas in plain NumPy
+Expected values come from the fixture files through the original's formulas in plain NumPy
 (``tests/body_expectations.py``); the SMPL layer only poses the meshes.
 """
 
@@ -59,7 +59,7 @@ def trainset(cfg):
 
 
 def raw_records(data_dir):
-    """Annotations the spec keeps (valid box), in file order, with their image and fit."""
+    """Annotations the original keeps (valid box), in file order, with their image and fit."""
     annot_dir = data_dir / "MPII" / "data" / "annotations"
     db = json.loads((annot_dir / "train.json").read_text())
     fits = json.loads((annot_dir / "MPII_train_SMPL_NeuralAnnot.json").read_text())
@@ -131,7 +131,7 @@ def test_train_targets_from_raw_json(seed, fixture_data_dir, standin_model_dir, 
     width, height = rec["img"]["width"], rec["img"]["height"]
     A = expected_affine(expected_bbox(rec["ann"]["bbox"], width, height), width, scale, rot, flip)
 
-    # Dataset GT (spec 02 5, 11.3): raw keypoints, validity copied from the third column.
+    # Dataset GT: raw keypoints, validity copied from the third column.
     kp = np.array(rec["ann"]["keypoints"], np.float64).reshape(16, 3)
     xy, valid = kp[:, :2].copy(), kp[:, 2].copy()
     if flip:
@@ -144,7 +144,7 @@ def test_train_targets_from_raw_json(seed, fixture_data_dir, standin_model_dir, 
     np.testing.assert_array_equal(meta["joint_trunc"][dst, 0], (valid * inside(hm))[src])
     assert np.all(targets["joint_img"][dst, 2] == 4.0)  # depth 0 m -> middle of the heatmap
 
-    # Pseudo-GT (spec 02 6.1): camera-frame fit, no extrinsics.
+    # Pseudo-GT: camera-frame fit, no extrinsics.
     fit, cam = rec["fit"]["smpl_param"], rec["fit"]["cam_param"]
     hm, cam_rel, trunc, pose, _ = fit_targets(
         str(standin_model_dir), fit["pose"], fit["shape"], fit["trans"], cam["focal"],
@@ -158,7 +158,7 @@ def test_train_targets_from_raw_json(seed, fixture_data_dir, standin_model_dir, 
 
 
 def test_visibility_flag_is_copied_raw(fixture_data_dir, trainset) -> None:
-    """QUIRK (spec 02 11.3): a visibility flag 2 becomes a joint weight 2."""
+    """QUIRK: a visibility flag 2 becomes a joint weight 2."""
     records = raw_records(fixture_data_dir)
     found = [(i, j) for i, rec in enumerate(records)
              for j, v in enumerate(rec["ann"]["keypoints"][2::3]) if v == 2]  # fmt: skip

@@ -1,7 +1,7 @@
-"""MSCOCO / COCO-WholeBody on its fixture: body, hand and face branches (spec 02 10, spec 03
-3.4-3.5): selection, sample structure, targets from the raw JSON, left hands mirrored.
+"""MSCOCO / COCO-WholeBody on its fixture: body, hand and face branches:
+selection, sample structure, targets from the raw JSON, left hands mirrored.
 
-Expected values are computed here from the fixture files with plain NumPy / SciPy and the spec's
+Expected values are computed here from the fixture files with plain NumPy / SciPy and the original's
 formulas; the SMPL / MANO / FLAME layers only pose the meshes.
 """
 
@@ -49,7 +49,7 @@ SHAPES = {"body": ((256, 192), (8, 8, 6), 2.0), "hand": ((256, 256), (8, 8, 8), 
 
 
 def expected_bbox(bbox, width, height, ratio):
-    """process_bbox of spec 02 3.3 (None when empty); ratio = W_in / H_in."""
+    """the original's process_bbox (None when empty); ratio = W_in / H_in."""
     x, y, w, h = bbox
     x1, y1 = max(0, x), max(0, y)
     x2, y2 = min(width - 1, x1 + max(0, w - 1)), min(height - 1, y1 + max(0, h - 1))
@@ -116,7 +116,7 @@ def flame_forward(model_dir, fit):
 
 
 def check_flame_targets(targets, fit, model_dir, R_aug, flip):
-    """Compare the FLAME targets with values computed from a raw NeuralAnnot entry (spec 02 6.3)."""
+    """Compare the FLAME targets with values computed from a raw NeuralAnnot entry."""
     param = fit["flame_param"]
     joints = flame_forward(model_dir, param)
     rel = joints - joints[0]
@@ -145,7 +145,7 @@ FACE_META_FLOATS = ("flame_root_pose_valid", "flame_jaw_pose_valid", "flame_shap
 
 
 def check_face_structure(inputs, targets, meta) -> None:
-    """The face key set of spec 03 3.0.7 with shapes and dtypes."""
+    """The original's face key set with shapes and dtypes."""
     assert set(inputs) == {"img"} and tuple(inputs["img"].shape) == (3, 256, 192)
     assert inputs["img"].dtype == torch.float32
     assert list(targets) == list(FACE_TARGETS)
@@ -242,7 +242,7 @@ def test_body_train_targets_from_raw_json(seed, raw, sets, standin_model_dir) ->
     width = img["width"]
     A = expected_affine(box, width, (256, 192), scale, rot, flip)
     R_aug = Rotation.from_euler("z", -rot, degrees=True).as_matrix()
-    # The 32 COCO joints by name (spec 02 10.2), then put into the 33-joint set by name.
+    # The 32 COCO joints by name, then put into the 33-joint set by name.
     kp = np.array(ann["keypoints"]).reshape(17, 3)
     foot = np.array(ann["foot_kpts"]).reshape(6, 3)
     lhand = np.array(ann["lefthand_kpts"]).reshape(21, 3)
@@ -366,7 +366,7 @@ def test_hand_structure_and_null_fit(raw, sets) -> None:
         assert np.all(meta["mano_joint_valid"] == fit_valid) and np.all(
             meta["mano_pose_valid"] == fit_valid
         )
-        if fit_valid == 0:  # the reference crashes here (spec 03 3.8 #7)
+        if fit_valid == 0:  # the reference crashes here
             assert np.all(targets["mano_pose"] == 0) and np.all(meta["mano_joint_trunc"] == 0)
 
 
@@ -380,7 +380,7 @@ def test_hand_targets_from_raw_json(which, raw, sets, standin_model_dir) -> None
     seed = 3
     _, targets, meta = seeded_item(sets["hand", "train"], idx, seed)
     scale, rot, _ = replay_aug(seed)
-    flip = which == "left"  # forced: left always, right never (spec 03 3.4.4)
+    flip = which == "left"  # forced: left always, right never
     width = img["width"]
     A = expected_affine(box, width, (256, 256), scale, rot, flip)
     R_aug = Rotation.from_euler("z", -rot, degrees=True).as_matrix()

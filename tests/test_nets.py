@@ -1,4 +1,4 @@
-"""Networks of spec 01 section 6 and losses of section 8.1, checked against hand-worked values."""
+"""Networks and losses of the original, checked against hand-worked values."""
 
 from __future__ import annotations
 

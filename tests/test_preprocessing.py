@@ -1,4 +1,4 @@
-"""Image, box, augmentation and joint-target helpers against hand-worked values (spec 02 3-5)."""
+"""Image, box, augmentation and joint-target helpers against hand-worked values."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ HAND = (256, 256)
 
 
 def closed_form_affine(c, size, dst, scale, rot_deg):
-    """Spec 02 4.4 closed form, typed independently: (T, T_inv) as (2, 3) float64."""
+    """The original's affine in closed form, typed independently: (T, T_inv) as (2, 3) float64."""
     sw, sh = size[0] * scale, size[1] * scale
     th = math.radians(rot_deg)
     A = np.diag([dst[0] / sw, dst[1] / sh]) @ np.array(
@@ -130,7 +130,7 @@ def test_aug_config_draw_order(seed: int) -> None:
     np.random.seed(seed)
     random.seed(1000 + seed)
     scale, rot, color, flip = get_aug_config()
-    # Replay the spec's order with fresh generators on the same seeds.
+    # Replay the original's order with fresh generators on the same seeds.
     nrs, prs = np.random.RandomState(seed), random.Random(1000 + seed)
     exp_scale = min(max(nrs.randn(), -1), 1) * 0.25 + 1
     gate = prs.random()
@@ -356,7 +356,7 @@ def test_process_db_coord_against_numpy(do_flip: bool, rot: float) -> None:
     ji, jc, jv, jt = process_db_coord(
         cfg, joint_img, joint_cam, valid, do_flip, img_shape, pairs, T, rot, src_names, dst_names
     )
-    # Independent computation of spec 02 5 in the source order.
+    # Independent computation of the original's colour and joint steps in the source order.
     img, cam, val = joint_img.copy(), joint_cam.copy(), valid.copy()
     if do_flip:
         img[:, 0] = 199 - img[:, 0]

@@ -1,4 +1,4 @@
-"""PW3D on its fixture: selection, test samples (gendered GT mesh), evaluation (spec 02 13)."""
+"""PW3D on its fixture: selection, test samples (gendered GT mesh), evaluation."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def testset(cfg):
 
 
 def raw(fixture_data_dir, split="test"):
-    """(image, annotation) pairs kept by the spec's rule (non-empty sanitised box), file order."""
+    """(image, annotation) pairs kept by the original's rule (non-empty sanitised box), file order."""
     db = json.loads((fixture_data_dir / "PW3D" / "data" / f"3DPW_{split}.json").read_text())
     images = {img["id"]: img for img in db["images"]}
     out = []
@@ -92,7 +92,7 @@ def test_sample_structure_and_gt_mesh(fixture_data_dir, standin_model_dir, tests
         assert mesh.shape == (6890, 3) and mesh.dtype == np.float32
         np.testing.assert_allclose(mesh, gt_mesh(standin_model_dir, ann["smpl_param"]), atol=1e-5)
         genders.add(ann["smpl_param"]["gender"])
-        # bb2img_trans = inverse of the unaugmented crop of the processed box (spec 02 4.4).
+        # bb2img_trans = inverse of the unaugmented crop of the processed box.
         bbox = meta["bbox"]
         assert bbox.dtype == np.float32 and meta["bb2img_trans"].dtype == np.float32
         inv = np.array([[bbox[2] / IN_W, 0, bbox[0]], [0, bbox[3] / IN_H, bbox[1]]])
@@ -125,7 +125,7 @@ def test_train_split_is_augmented_but_keeps_the_test_structure(cfg) -> None:
 
 
 def _rotated(seed: int) -> bool:
-    """Whether the spec's draw order gives a non-zero rotation for this seed of both streams."""
+    """Whether the original's draw order gives a non-zero rotation for this seed of both streams."""
     nrs, prs = np.random.RandomState(seed), random.Random(seed)
     nrs.randn()
     return prs.random() <= 0.6

@@ -1,4 +1,4 @@
-"""Headless mesh rendering (spec 04 8.6, 8.8), checked against geometry computed here.
+"""Headless mesh rendering, checked against geometry computed here.
 
 These tests really render (OSMesa on CPU, installed by the README's set-up and by CI); they are
 never skipped. Expected values come from a silhouette drawn with ``cv2.fillConvexPoly`` and from
@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import trimesh
 
-from common.utils import vis
+from common.utils import render
 
 LIGHT = np.array([0.0, -1.0, 0.0])
 
 CAMERAS = {
     "square_pixels": {"focal": (260.0, 260.0), "princpt": (100.0, 84.0)},
-    # fx != fy and an off-centre principal point, as the face demo's full-image camera (spec 6.3).
+    # fx != fy and an off-centre principal point, as the face demo's full-image camera.
     "anisotropic": {"focal": (240.0, 300.0), "princpt": (92.5, 97.0)},
 }
 HEIGHT, WIDTH = 176, 208
@@ -45,7 +45,7 @@ def background() -> np.ndarray:
 def renders(sphere, background) -> dict[str, np.ndarray]:
     vertices, faces = sphere
     return {
-        name: vis.render_mesh(background, vertices, faces, cam) for name, cam in CAMERAS.items()
+        name: render.render_mesh(background, vertices, faces, cam) for name, cam in CAMERAS.items()
     }
 
 
@@ -149,7 +149,7 @@ def test_float32_background_keeps_its_dtype_and_values(sphere):
     vertices, faces = sphere
     bkg = np.full((40, 48, 3), 17.25, np.float32)
     cam = {"focal": (60.0, 60.0), "princpt": (24.0, 20.0)}
-    out = vis.render_mesh(bkg, vertices, faces, cam)
+    out = render.render_mesh(bkg, vertices, faces, cam)
     assert out.dtype == np.float32
     covered = np.any(out != bkg, axis=2)
     assert 0 < covered.sum() < 40 * 48
@@ -171,8 +171,8 @@ def test_renderer_is_released_after_every_call(monkeypatch, sphere):
     vertices, faces = sphere
     bkg = np.zeros((32, 32, 3))
     cam = {"focal": (50.0, 50.0), "princpt": (16.0, 16.0)}
-    vis.render_mesh(bkg, vertices, faces, cam)
-    vis.render_mesh(bkg, vertices, faces, cam)
+    render.render_mesh(bkg, vertices, faces, cam)
+    render.render_mesh(bkg, vertices, faces, cam)
     assert len(released) == 2
 
 
@@ -184,8 +184,8 @@ def test_missing_backend_raises_a_specific_error(monkeypatch, sphere):
 
     monkeypatch.setattr(pyrender.OffscreenRenderer, "__init__", no_context)
     vertices, faces = sphere
-    with pytest.raises(vis.RenderBackendError, match="libosmesa6") as info:
-        vis.render_mesh(np.zeros((8, 8, 3)), vertices, faces, CAMERAS["square_pixels"])
+    with pytest.raises(render.RenderBackendError, match="libosmesa6") as info:
+        render.render_mesh(np.zeros((8, 8, 3)), vertices, faces, CAMERAS["square_pixels"])
     assert "PYOPENGL_PLATFORM=egl" in str(info.value)
     assert "Unable to load EGL library" in str(info.value)
 
@@ -195,7 +195,7 @@ def test_platform_choice_respects_the_user(monkeypatch):
 
     monkeypatch.setenv("PYOPENGL_PLATFORM", "osmesa")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    vis._select_gl_platform()
+    render._select_gl_platform()
     assert os.environ["PYOPENGL_PLATFORM"] == "osmesa"
 
 
@@ -207,7 +207,7 @@ def test_platform_default_is_egl_on_gpu_and_osmesa_on_cpu(monkeypatch, cuda, exp
     for name in [m for m in sys.modules if m == "OpenGL" or m.startswith("OpenGL.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
-    vis._select_gl_platform()
+    render._select_gl_platform()
     assert os.environ["PYOPENGL_PLATFORM"] == expected
     # monkeypatch restores the environment and the loaded OpenGL modules afterwards.
 
@@ -216,11 +216,11 @@ def test_bad_arguments_name_the_argument(sphere):
     vertices, faces = sphere
     cam = CAMERAS["square_pixels"]
     with pytest.raises(ValueError, match="bkg"):
-        vis.render_mesh(np.zeros((8, 8)), vertices, faces, cam)
+        render.render_mesh(np.zeros((8, 8)), vertices, faces, cam)
     with pytest.raises(ValueError, match="mesh"):
-        vis.render_mesh(np.zeros((8, 8, 3)), vertices[:, :2], faces, cam)
+        render.render_mesh(np.zeros((8, 8, 3)), vertices[:, :2], faces, cam)
     with pytest.raises(ValueError, match="face indices"):
-        vis.render_mesh(np.zeros((8, 8, 3)), vertices, faces + len(vertices), cam)
+        render.render_mesh(np.zeros((8, 8, 3)), vertices, faces + len(vertices), cam)
 
 
 def test_rendering_first_does_not_break_torch_compile_imports(tmp_path):

@@ -17,7 +17,7 @@ from main.runtime import (
 from common.timer import Timer
 from main.config import make_config
 
-# Spec 01 9.4, typed by hand: epoch -> lr.
+# The original's set_lr schedule, typed by hand: epoch -> lr.
 BODY_LR = {0: 1e-4, 1: 1e-4, 2: 1e-4, 3: 1e-4, 4: 1e-5, 5: 1e-5, 6: 1e-6}
 HAND_FACE_LR = {**{e: 1e-4 for e in range(10)}, 10: 1e-5, 11: 1e-5, 12: 1e-6}
 

@@ -22,7 +22,7 @@ from tests.test_checkpoint import parse_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Spec 01 section 10: 318 backbone keys + 17 head keys, all with the DataParallel prefix.
+# The original's snapshots: 318 backbone keys + 17 head keys, all with the DataParallel prefix.
 BODY_HEAD_KEYS = [name for name, _ in parse_keys(BODY_HEAD_KEY_TABLE)]
 
 

@@ -1,4 +1,4 @@
-"""2D drawing, 3D skeleton plot, OBJ writer, image writer and vertex normals (spec 04 8.2-8.5).
+"""2D drawing, 3D skeleton plot, OBJ writer, image writer and vertex normals.
 
 Expected values are typed here: matplotlib's ``rainbow`` map is (|2x - 0.5|, sin(pi x),
 cos(pi x / 2)), so its first colour is RGB (0.5, 0, 1) -> BGR (255, 0, 128) after OpenCV's

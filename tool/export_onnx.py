@@ -20,7 +20,7 @@ expr       (B, 10)                FLAME expression coefficients (face only)
 cam_trans  (B, 3)                 translation of the layer origin in the crop camera, m
 mesh_cam   (B, V, 3)              vertices in the crop camera, m; V = 6890 / 778 / 5023
 joint_cam  (B, J, 3)              joints in the crop camera, m: the 33 regressed SMPL joints
-                                  (spec 01 3.3) / the 21 regressed MANO joints / the 73
+                                  / the 21 regressed MANO joints / the 73
                                   FLAME layer joints (5 kinematic, 68 landmarks)
 ========== ====================== =========================================================
 
@@ -38,7 +38,8 @@ onnxruntime on random crops (batch 1 and 3) and on crops of the stand-in sample
 ``assets/<part>_sample.png``; the largest absolute differences to PyTorch are logged and the
 command fails when the vertices differ by ``VERTEX_TOLERANCE`` (1e-4 m) or more.
 
-For benchmarks: :func:`ort_session` opens a CPU session and :func:`run_onnx` runs it on a batch.
+For benchmarks: :func:`ort_session` opens a CPU session and :func:`run_onnx` runs it on a batch
+(both in :mod:`tool.onnx_runtime`, importable from here).
 """
 
 from __future__ import annotations
@@ -54,31 +55,33 @@ import logging  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from main.config import PARTS, Config, make_config  # noqa: E402
-
-if TYPE_CHECKING:
-    import onnxruntime
+from tool.onnx_runtime import (  # noqa: E402  (re-exported: the benchmark's import path)
+    INPUT_NAME,
+    INSTALL_HINT,
+    max_abs_diff,
+    ort_session,
+    run_onnx,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 17
 # The TorchScript exporter of torch 2.14 writes opsets up to 20; the body and hand graphs need
-# GridSample (feature sampling at the joints, spec 01 5.7), which ONNX has from opset 16.
+# GridSample (feature sampling at the joints), which ONNX has from opset 16.
 OPSET_RANGE = (16, 20)
 VERTEX_TOLERANCE = 1e-4  # m, largest accepted |onnxruntime - PyTorch| on the vertices
-INPUT_NAME = "img"
-INSTALL_HINT = "pip install -r requirements-export.txt"
 
 
 @dataclass(frozen=True)
 class PartExport:
-    """Which test outputs of a part's model (spec 01 7.4) form the exported outputs."""
+    """Which test outputs of a part's model form the exported outputs."""
 
     pose_keys: tuple[str, ...]  # concatenated, in this order, into 'pose'
     shape_key: str
@@ -238,44 +241,6 @@ def export_onnx(
     onnx.save(proto, path)
 
 
-def ort_session(path: str, num_threads: int | None = None) -> onnxruntime.InferenceSession:
-    """An onnxruntime CPU session of an exported file.
-
-    Args:
-        path: the ``.onnx`` file.
-        num_threads: intra-op threads (None: onnxruntime's default, one per core).
-
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        ImportError: onnxruntime is missing.
-    """
-    try:
-        import onnxruntime
-    except ImportError as err:
-        raise ImportError(f"onnxruntime is not installed: {INSTALL_HINT}") from err
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"ONNX file not found: {path}")
-    options = onnxruntime.SessionOptions()
-    if num_threads is not None:
-        options.intra_op_num_threads = num_threads
-    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-
-def run_onnx(session: onnxruntime.InferenceSession, img: np.ndarray) -> dict[str, np.ndarray]:
-    """Run an exported model on a batch of crops.
-
-    Args:
-        session: from :func:`ort_session`.
-        img: (B, 3, H_in, W_in) RGB crops in [0, 1] (converted to float32).
-
-    Returns:
-        Output name -> array, batch first (see the module docstring).
-    """
-    names = [output.name for output in session.get_outputs()]
-    values = session.run(names, {INPUT_NAME: np.ascontiguousarray(img, dtype=np.float32)})
-    return dict(zip(names, values, strict=True))
-
-
 def torch_outputs(module: ExportModule, img: torch.Tensor) -> dict[str, np.ndarray]:
     """The PyTorch outputs of the exported function, by output name (NumPy, CPU)."""
     with torch.no_grad():
@@ -283,17 +248,6 @@ def torch_outputs(module: ExportModule, img: torch.Tensor) -> dict[str, np.ndarr
     return {
         name: v.cpu().numpy() for name, v in zip(output_names(module.part), values, strict=True)
     }
-
-
-def max_abs_diff(expected: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> dict[str, float]:
-    """Largest absolute difference of every output; shape mismatches raise ValueError."""
-    diffs = {}
-    for name, value in expected.items():
-        if name not in got or got[name].shape != value.shape:
-            found = got[name].shape if name in got else "nothing"
-            raise ValueError(f"output {name}: expected shape {value.shape}, got {found}")
-        diffs[name] = float(np.abs(got[name].astype(np.float64) - value).max())
-    return diffs
 
 
 def sample_crops(cfg: Config) -> torch.Tensor | None:

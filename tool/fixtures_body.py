@@ -301,7 +301,7 @@ def _agora_frame(
 
 def write_agora(ctx: FixtureContext) -> dict[str, Any]:
     """``AGORA/data/``: converted SMPL JSONs, per-person parameter and camera files, 4K crops
-    with their crop files, 1280x720 frames and ``AGORA_test_bbox.json`` (spec 04 10.3, 10.5)."""
+    with their crop files, 1280x720 frames and ``AGORA_test_bbox.json``."""
     rng = np.random.default_rng(7)
     faces = np.asarray(ctx.smpl.face)
     focal = np.array([AGORA_FOCAL, AGORA_FOCAL])

@@ -49,66 +49,66 @@ JOINT_PROJ = (
     '                    joint_cam, targets["joint_cam"], meta_info["joint_valid"] * is_3d'
 )
 MUTATIONS: tuple[Mutation, ...] = (
-    # -- training losses (main/model.py)
+    # -- training losses (main/joint_models.py, main/face_model.py, main/model_base.py)
     Mutation(
         "proj_mask_valid",
-        "main/model.py",
+        "main/joint_models.py",
         JOINT_PROJ.format(mask="joint_trunc"),
         JOINT_PROJ.format(mask="joint_valid"),
         "body/hand joint_proj loss masked by joint_valid instead of joint_trunc",
     ),
     Mutation(
         "part_img_mask_trunc",
-        "main/model.py",
+        "main/joint_models.py",
         P_TRUNC,
         'self._reduce(meta_info["joint_trunc"])',
         "<part>_joint_img loss masked by joint_trunc instead of <part>_joint_trunc",
     ),
     Mutation(
         "part_cam_target",
-        "main/model.py",
+        "main/joint_models.py",
         'joint_cam, targets[f"{p}_joint_cam"]',
         'joint_cam, targets["joint_cam"]',
         "<part>_joint_cam loss compared with joint_cam instead of <part>_joint_cam",
     ),
     Mutation(
         "joint_cam_no_is3d",
-        "main/model.py",
+        "main/joint_models.py",
         'targets["joint_cam"], meta_info["joint_valid"] * is_3d[:, None, None]',
         'targets["joint_cam"], meta_info["joint_valid"]',
         "body/hand joint_cam loss not masked by is_3D",
     ),
     Mutation(
         "joint_img_no_is3d",
-        "main/model.py",
+        "main/joint_models.py",
         'self._reduce(meta_info["joint_trunc"]),\n                    is_3d,\n',
         'self._reduce(meta_info["joint_trunc"]),\n',
         "2.5D joint_img loss keeps the depth term of 2D samples",
     ),
     Mutation(
         "face_cam_mask",
-        "main/model.py",
+        "main/face_model.py",
         'targets["flame_joint_cam"], meta_info["flame_joint_valid"]',
         'targets["flame_joint_cam"], meta_info["joint_valid"]',
         "flame_joint_cam loss masked by joint_valid instead of flame_joint_valid",
     ),
     Mutation(
         "face_jaw_valid",
-        "main/model.py",
+        "main/face_model.py",
         'meta_info["flame_jaw_pose_valid"][:, None]',
         'meta_info["flame_root_pose_valid"][:, None]',
         "flame_jaw_pose loss masked by the root pose validity",
     ),
     Mutation(
         "root_joint_1",
-        "main/model.py",
+        "main/model_base.py",
         "return joint - joint[:, root_idx, None, :]",
         "return joint - joint[:, 1, None, :]",
         "root-relative joints taken relative to joint 1",
     ),
     Mutation(
         "rotation_not_detached",
-        "main/model.py",
+        "main/joint_models.py",
         "self.rotation_net(img_feat, joint_img.detach())",
         "self.rotation_net(img_feat, joint_img)",
         "PositionNet joints enter the RotationNet without detach",

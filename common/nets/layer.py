@@ -1,4 +1,4 @@
-"""Generic layer builders of the reference (spec 01 6.2).
+"""Generic layer builders of the reference.
 
 Both return an ``nn.Sequential`` so that state-dict keys keep the reference's indices: a single
 linear layer is ``<name>.0.*``; a 1x1 convolution followed by BatchNorm is ``<name>.0.*`` (conv)

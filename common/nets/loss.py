@@ -1,4 +1,4 @@
-"""Loss primitives (spec 01 8.1). Both return the UNREDUCED element-wise loss.
+"""Loss primitives. Both return the UNREDUCED element-wise loss.
 
 The training loop reduces each loss with a plain ``mean`` over all elements, masked-out zeros
 included (the reference's reduction), then sums the per-key means.

@@ -1,4 +1,4 @@
-"""Pose2Pose heads (spec 01 6.4-6.6): PositionNet, RotationNet, FaceRegressor.
+"""Pose2Pose heads: PositionNet, RotationNet, FaceRegressor.
 
 Attribute names are the reference's state-dict prefixes (``position_net.conv.0``,
 ``rotation_net.{conv,root_pose_out,pose_out,shape_out,cam_out}``,

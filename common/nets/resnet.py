@@ -1,8 +1,8 @@
-"""ResNet backbone without pooling and classifier (spec 01 6.3), and its ImageNet initialisation.
+"""ResNet backbone without pooling and classifier, and its ImageNet initialisation.
 
 The module names are torchvision's (``conv1``, ``bn1``, ``layer1`` ... ``layer4``; blocks with
 ``conv1..3``, ``bn1..3``, ``downsample.0/1``), so torchvision ImageNet state dicts load directly and
-snapshot keys match the reference (``module.backbone.*``, spec 01 Appendix A).
+snapshot keys match the reference (``module.backbone.*``).
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ class FitSettings(HeatmapGeometry, Protocol):
     def human_model_path(self) -> str:
         """Folder holding ``smpl/``, ``mano/`` and ``flame/``."""
 
-SMPL_GENDERS = ("neutral", "male", "female")
-HAND_TYPES = ("right", "left")
+SMPL_GENDERS = SMPL.genders
+HAND_TYPES = MANO.hand_types
 SHAPE_CLAMP = 3.0  # any |beta| above this resets the whole shape target to the mean shape
 
 

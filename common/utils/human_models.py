@@ -1,4 +1,4 @@
-"""SMPL, MANO and FLAME: joint sets, regressors and ``smplx`` layers (spec 01 section 3).
+"""SMPL, MANO and FLAME: joint sets, regressors and ``smplx`` layers.
 
 The joint-set tables are class attributes, usable without any model file (``SMPL.joints_name``).
 Model data are read lazily, on first need, from ``<human_model_path>/{smpl,mano,flame}/`` with the
@@ -7,7 +7,7 @@ as ``data_struct``: a body run opens only the SMPL files (the gendered ones only
 hand run only the MANO files, a face run only the FLAME files. One instance per model folder is
 shared through :func:`get_smpl`, :func:`get_mano` and :func:`get_flame`.
 
-Layers are built with the constructor arguments of the reference (spec 01 3.3-3.5): batch size 1,
+Layers are built with the constructor arguments of the reference: batch size 1,
 float32, no PCA hands, ``flat_hand_mean=False``, face contour on, every ``create_*`` flag that the
 reference passes set to False. MANO and FLAME keep smplx's unused ``body_pose`` parameter (same
 state-dict keys as the reference), frozen (``requires_grad=False``).
@@ -18,13 +18,14 @@ from __future__ import annotations
 import functools
 import logging
 import os.path as osp
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import smplx
 import torch
-from smplx.utils import Struct, find_joint_kin_chain, to_np, to_tensor
+from smplx.utils import Struct, to_np
 
+from common.utils.flame_layer import FlameLayer
 from common.utils.model_files import load_model_npy, load_model_pickle, require_file
 from common.utils.transforms import transform_joint_to_other_db
 
@@ -33,8 +34,6 @@ logger = logging.getLogger(__name__)
 SMPL_WEBSITE = "https://smpl.is.tue.mpg.de"
 MANO_WEBSITE = "https://mano.is.tue.mpg.de"
 FLAME_WEBSITE = "https://flame.is.tue.mpg.de"
-
-ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
 
 
 def _vertex_joint_regressor(
@@ -69,7 +68,7 @@ def _freeze_body_pose(layer: torch.nn.Module) -> None:
 
 
 class SMPL:
-    """SMPL body model (neutral, male, female) with the Pose2Pose joint sets (spec 01 3.3)."""
+    """SMPL body model (neutral, male, female) with the Pose2Pose joint sets."""
 
     vertex_num = 6890
     face_num = 13776
@@ -175,19 +174,9 @@ class SMPL:
         """int64 (13776, 3): triangles of the neutral model."""
         return np.asarray(self.data("neutral")["f"], dtype=np.int64)
 
-    @classmethod
-    def reduce_joint_set(cls, joint: ArrayOrTensor) -> ArrayOrTensor:
-        """(B, 33, C) supervision-set values -> (B, 25, C) PositionNet-set values."""
-        if joint.ndim != 3 or joint.shape[1] != cls.joint_num:
-            raise ValueError(
-                f"reduce_joint_set: expected shape (B, {cls.joint_num}, C), "
-                f"got {tuple(joint.shape)}"
-            )
-        return joint[:, list(cls.pos_joint_idx), :]
-
 
 class MANO:
-    """MANO hand model (right, left) with the 21-joint set (spec 01 3.4)."""
+    """MANO hand model (right, left) with the 21-joint set."""
 
     vertex_num = 778
     face_num = 1538
@@ -272,7 +261,7 @@ class MANO:
 
     @staticmethod
     def _fix_left_shapedirs(left: smplx.MANO, right: smplx.MANO) -> None:
-        # QUIRK of the reference (spec 01 3.4): the public MANO_LEFT file has the wrong sign on
+        # QUIRK of the reference: the public MANO_LEFT file has the wrong sign on
         # the x component of its shape directions; detected by comparing with the right hand.
         if torch.sum(torch.abs(left.shapedirs[:, 0, :] - right.shapedirs[:, 0, :])) < 1:
             logger.info("Fix shapedirs bug of MANO")
@@ -298,81 +287,6 @@ class MANO:
             hand_type: np.asarray(self.data(hand_type)["f"], dtype=np.int64)
             for hand_type in self.hand_types
         }
-
-
-class FlameLayer(smplx.FLAME):
-    """smplx's FLAME built from arrays instead of files.
-
-    smplx's ``FLAME.__init__`` always unpickles ``FLAME_<GENDER>.pkl`` and the landmark embeddings
-    itself (no ``data_struct`` route), which needs ``chumpy`` for the official file. This subclass
-    runs smplx's SMPL constructor on the arrays and then registers exactly what
-    ``FLAME.__init__`` registers for the reference's arguments (``use_face_contour=True``,
-    ``create_{expression,neck_pose,jaw_pose,leye_pose,reye_pose}=False``), in the same order, so
-    the forward pass, buffers and state-dict keys are those of ``smplx.FLAME``.
-    """
-
-    def __init__(
-        self,
-        data: dict[str, Any],
-        static_embedding: dict[str, Any],
-        dynamic_embedding: dict[str, Any],
-        num_expression_coeffs: int = 10,
-        batch_size: int = 1,
-        dtype: torch.dtype = torch.float32,
-        **smpl_kwargs: Any,
-    ) -> None:
-        """Build the layer.
-
-        Args:
-            data: arrays of ``FLAME_NEUTRAL.pkl`` (``shapedirs`` (5023,3,400) = 300 shape + 100
-                expression components, ``v_template``, ``f``, ``J_regressor``, ...).
-            static_embedding: ``lmk_face_idx`` (51,), ``lmk_b_coords`` (51,3).
-            dynamic_embedding: ``lmk_face_idx`` (79,17), ``lmk_b_coords`` (79,17,3).
-            num_expression_coeffs: expression components used (10).
-            batch_size, dtype: as smplx.
-            **smpl_kwargs: smplx SMPL constructor flags (``create_betas`` ...).
-        """
-        smplx.SMPL.__init__(
-            self,
-            model_path="",
-            data_struct=Struct(**data),
-            dtype=dtype,
-            batch_size=batch_size,
-            gender="neutral",
-            **smpl_kwargs,
-        )
-        self.use_face_contour = True
-        self.vertex_joint_selector.extra_joints_idxs = to_tensor([], dtype=torch.long)
-
-        shapedirs = np.asarray(data["shapedirs"])
-        if shapedirs.ndim < 3:
-            shapedirs = shapedirs[:, :, None]
-        if shapedirs.shape[-1] < self.SHAPE_SPACE_DIM + self.EXPRESSION_SPACE_DIM:
-            # smplx's fallback for files with few components (it prints the same warning).
-            logger.warning("FLAME file has only 10 shape and 10 expression components")
-            expr_start, num_expression_coeffs = 10, min(num_expression_coeffs, 10)
-        else:
-            expr_start = self.SHAPE_SPACE_DIM
-            num_expression_coeffs = min(num_expression_coeffs, self.EXPRESSION_SPACE_DIM)
-        self._num_expression_coeffs = num_expression_coeffs
-        expr_dirs = shapedirs[:, :, expr_start : expr_start + num_expression_coeffs]
-        self.register_buffer("expr_dirs", to_tensor(to_np(expr_dirs), dtype=dtype))
-
-        lmk_faces_idx = np.asarray(static_embedding["lmk_face_idx"]).astype(np.int64)
-        self.register_buffer("lmk_faces_idx", torch.tensor(lmk_faces_idx, dtype=torch.long))
-        self.register_buffer(
-            "lmk_bary_coords", torch.tensor(static_embedding["lmk_b_coords"], dtype=dtype)
-        )
-        dynamic_faces_idx = np.array(dynamic_embedding["lmk_face_idx"], dtype=np.int64)
-        self.register_buffer(
-            "dynamic_lmk_faces_idx", torch.tensor(dynamic_faces_idx, dtype=torch.long)
-        )
-        self.register_buffer(
-            "dynamic_lmk_bary_coords",
-            torch.tensor(dynamic_embedding["lmk_b_coords"], dtype=dtype),
-        )
-        neck_kin_chain = find_joint_kin_chain(self.NECK_IDX, self.parents)
-        self.register_buffer("neck_kin_chain", torch.tensor(neck_kin_chain, dtype=torch.long))
 
 
 class FLAME:

@@ -1,4 +1,4 @@
-"""Geometry helpers (spec 01 section 5): cameras, alignment, joint sets, rotations, sampling.
+"""Geometry helpers: cameras, alignment, joint sets, rotations, sampling.
 
 NumPy functions work on per-point arrays (N, 3); torch functions are device-agnostic and keep the
 batch first. Units: camera space in the caller's unit (mm or m), image space in pixels.
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from kornia.geometry.conversions import rotation_matrix_to_axis_angle
 
-# ---- NumPy camera helpers (spec 01 5.1) -----------------------------------------------------
+# ---- NumPy camera helpers ------------------------------------------------------------------------
 
 
 def cam2pixel(cam_coord: np.ndarray, f: Sequence[float], c: Sequence[float]) -> np.ndarray:
@@ -33,27 +33,37 @@ def cam2pixel(cam_coord: np.ndarray, f: Sequence[float], c: Sequence[float]) -> 
     return np.stack((x, y, z), 1)
 
 
-def pixel2cam(pixel_coord: np.ndarray, f: Sequence[float], c: Sequence[float]) -> np.ndarray:
-    """Inverse of :func:`cam2pixel`: (N, 3) pixels with depth -> (N, 3) camera points."""
-    x = (pixel_coord[:, 0] - c[0]) / f[0] * pixel_coord[:, 2]
-    y = (pixel_coord[:, 1] - c[1]) / f[1] * pixel_coord[:, 2]
-    z = pixel_coord[:, 2]
-    return np.stack((x, y, z), 1)
-
-
 def world2cam(world_coord: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
     """(N, 3) world points -> camera points ``R @ X + t`` (R: (3, 3), t: 3 values)."""
     return np.dot(R, world_coord.transpose(1, 0)).transpose(1, 0) + np.reshape(t, (1, 3))
 
 
-def cam2world(cam_coord: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """(N, 3) camera points -> world points ``R^-1 @ (X - t)`` (true matrix inverse)."""
-    return np.dot(np.linalg.inv(R), (cam_coord - np.reshape(t, (1, 3))).transpose(1, 0)).transpose(
-        1, 0
-    )
+def world2pixel(
+    world_coord: np.ndarray,
+    R: np.ndarray,
+    t: np.ndarray,
+    f: Sequence[float],
+    c: Sequence[float],
+    unit_depth: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """World points through a camera into the image: :func:`world2cam`, then :func:`cam2pixel`.
+
+    Args:
+        world_coord: (N, 3) world points; R: (3, 3); t: 3 values, the unit of ``world_coord``.
+        f, c: focal lengths and principal point, px.
+        unit_depth: optional (N,) bool; those camera points are set to 1.0 before the
+            projection (placeholders of invalid joints that avoid a division by zero).
+
+    Returns:
+        ``(cam_coord (N, 3), img_coord (N, 3))``: camera points and image px with camera depth.
+    """
+    cam_coord = world2cam(world_coord, R, t)
+    if unit_depth is not None:
+        cam_coord[unit_depth] = 1.0
+    return cam_coord, cam2pixel(cam_coord, f, c)
 
 
-# ---- similarity alignment (spec 01 5.2, spec 02 7.1) ------------------------------------------
+# ---- similarity alignment ------------------------------------------------------------------------
 
 
 def rigid_transform_3D(A: np.ndarray, B: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -87,7 +97,7 @@ def rigid_align(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.transpose(np.dot(c * R, np.transpose(A))) + t
 
 
-# ---- joint-set conversion (spec 01 5.3) ------------------------------------------------------
+# ---- joint-set conversion ------------------------------------------------------------------------
 
 
 def transform_joint_to_other_db(
@@ -111,7 +121,7 @@ def transform_joint_to_other_db(
     return dst_joint
 
 
-# ---- rotations (spec 01 5.4) ---------------------------------------------------------------
+# ---- rotations -----------------------------------------------------------------------------------
 
 
 def rot6d_to_rotmat(x: torch.Tensor) -> torch.Tensor:
@@ -152,7 +162,7 @@ def rot6d_to_axis_angle(x: torch.Tensor) -> torch.Tensor:
     return rotmat_to_axis_angle(rot6d_to_rotmat(x))
 
 
-# ---- heatmaps and feature sampling (spec 01 5.5, 5.6, 5.7) ----------------------------------
+# ---- heatmaps and feature sampling ---------------------------------------------------------------
 
 
 def soft_argmax_3d(heatmap: torch.Tensor) -> torch.Tensor:
@@ -193,13 +203,7 @@ def sample_joint_features(img_feat: torch.Tensor, joint_xy: torch.Tensor) -> tor
     return feat.permute(0, 2, 1).contiguous()
 
 
-def restore_bbox(bbox_center: torch.Tensor, bbox_size: torch.Tensor) -> torch.Tensor:
-    """(B, 2) centres and (B, 2) sizes -> (B, 4) boxes ``[x1, y1, x2, y2]``."""
-    half = bbox_size / 2
-    return torch.cat((bbox_center - half, bbox_center + half), dim=1)
-
-
-# ---- torch camera helpers used by the model (spec 01 6.8, 7.3) ------------------------------
+# ---- torch camera helpers used by the model ------------------------------------------------------
 
 
 def camera_translation(cam_param: torch.Tensor, k: float) -> torch.Tensor:

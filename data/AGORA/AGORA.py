@@ -1,5 +1,5 @@
 """AGORA, body only: 3D training set, validation set with GT meshes, and the official test set
-whose predictions are written as files for the AGORA evaluation server (spec 02 14).
+whose predictions are written as files for the AGORA evaluation server.
 
 Layout under ``<data_dir>/AGORA/data/`` (made by the AGORA tools of the original ``main`` branch:
 ``agora2coco_smpl.py`` and ``crop_and_resize_4k_images.py``)::
@@ -16,12 +16,12 @@ crop = box; '720p': the down-sampled frames with the annotation boxes) and
 ``cfg.agora_test_split`` what split 'test' reads ('test': the official test set, boxes only;
 'validation': the validation set with GT).
 
-Differences from the reference, which crashes on these paths (spec 02 15.1, spec 04 10.6):
-the 4K transforms are composed as 3x3 matrices (B7); 720p boxes are scaled as two (x, y) points
-(B2); the crop files' affine matrix is read under ``img2bb_trans`` or ``affine_mat``; 720p frames
+Differences from the reference, which crashes on these paths:
+the 4K transforms are composed as 3x3 matrices; 720p boxes are scaled as two (x, y)
+points; the crop files' affine matrix is read under ``img2bb_trans`` or ``affine_mat``; 720p frames
 are (720, 1280) whether or not the image entry has a size, and the 720p test frames are read from
 ``images_1280x720/test/``; flipped 4K training samples mirror the fit's joints in crop
-coordinates (B1); result files are numbered per run and their folder is created (B3, B4).
+coordinates; result files are numbered per run and their folder is created.
 The per-person SMPL and per-frame camera files are read once at construction (the reference
 parses both JSON files in every ``__getitem__``; same numbers, a bad file fails early).
 """
@@ -41,7 +41,6 @@ from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     body_train_sample,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     load_json,
@@ -82,7 +81,7 @@ def _scale_to_720p(points: Sequence[float]) -> np.ndarray:
 class AGORA(BaseDataset):
     """AGORA (body), constructed as ``AGORA(cfg, transform, data_split)``.
 
-    Split 'train': training samples (spec 02 8.1; the fits are the GT, ``is_3D`` 1). Split 'test':
+    Split 'train': training samples (the fits are the GT, ``is_3D`` 1). Split 'test':
     ``cfg.agora_test_split`` decides between the official test set (dummy zero GT mesh) and the
     validation set (GT mesh); ``meta_info`` holds ``bb2img_trans`` (patch px -> frame px).
     """
@@ -109,7 +108,7 @@ class AGORA(BaseDataset):
         """Whether samples are the per-person crops of the 4K frames."""
         return self.resolution == RESOLUTIONS["4k"]
 
-    # ---- annotations ---------------------------------------------------------------------
+    # ---- annotations -----------------------------------------------------------------------------
 
     def load_records(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
@@ -136,26 +135,24 @@ class AGORA(BaseDataset):
         }
 
     def _frame_box(self, bbox: Sequence[float], entry: str) -> np.ndarray | None:
-        """A 4K box on the 720p frame, through ``process_bbox`` (fix B2: scaled as 2 points)."""
+        """A 4K box on the 720p frame, through ``process_bbox`` (fixed: scaled as 2 points)."""
         height, width = RESOLUTIONS["720p"]
-        return self.box_screen.process(
-            _scale_to_720p(bbox), width, height, self.cfg.input_img_shape, entry
-        )
+        return self.screen_box(_scale_to_720p(bbox), width, height, entry)
 
     def _load_annotated(self, file_name: str) -> list[dict[str, Any]]:
         db = load_json(osp.join(self.data_dir, file_name), NAME, DOWNLOAD_HINT)
         anns, images = coco_index(db, NAME, file_name)
         datalist, no_crop = [], 0
         cams: dict[str, dict[str, np.ndarray]] = {}  # camera file -> intrinsics
-        for ann in anns:
+        def not_valid(ann: dict[str, Any]) -> str | None:
+            valid = get_key(ann, "is_valid", NAME, f"{file_name} annotation {ann['id']}")
+            return None if valid else "not_valid"
+
+        for ann, img in self.coco_entries(anns, images, skip=not_valid):
             ann_desc = f"{file_name} annotation {ann['id']}"
-            if not get_key(ann, "is_valid", NAME, ann_desc):
-                self.drop("not_valid")
-                continue
             person_id, smpl_path, cam_path = get_keys(
                 ann, ("person_id", "smpl_param_path", "cam_param_path"), NAME, ann_desc
             )
-            img = get_image(images, ann, NAME)
             img_desc = f"{file_name} image {ann['image_id']}"
             if self.crops:
                 frame = get_key(img, "file_name_3840x2160", NAME, img_desc)
@@ -172,7 +169,6 @@ class AGORA(BaseDataset):
             else:
                 bbox = self._frame_box(get_key(ann, "bbox", NAME, ann_desc), ann_desc)
                 if bbox is None:
-                    self.drop("invalid_bbox")
                     continue
                 sample = {
                     "img_path": osp.join(
@@ -214,7 +210,6 @@ class AGORA(BaseDataset):
                     desc = f"{file_name} {frame} person {person_id}"
                     bbox = self._frame_box(get_key(person, "bbox", NAME, desc), desc)
                     if bbox is None:
-                        self.drop("invalid_bbox")
                         continue
                     sample = {
                         "img_path": osp.join(self.data_dir, "images_1280x720", "test", frame),
@@ -249,7 +244,7 @@ class AGORA(BaseDataset):
             "princpt": np.array(princpt, dtype=np.float32),
         }
 
-    # ---- samples -------------------------------------------------------------------------
+    # ---- samples ---------------------------------------------------------------------------------
 
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         data = self.datalist[idx]
@@ -258,13 +253,14 @@ class AGORA(BaseDataset):
         )
         fit_trans = img2bb_trans  # frame px (mirrored when flipped) -> patch px, for the fit
         if self.crops:
-            # Relate the 4K frame to the patch (fix B7: proper 3x3 homogeneous products).
+            # Relate the 4K frame to the patch (fixed: proper 3x3 homogeneous products; the
+            # original multiplied the 2x3 matrices wrongly).
             crop, aug = _homogeneous(data["img2bb_trans_from_orig"]), _homogeneous(img2bb_trans)
             img2bb_trans = (aug @ crop)[:2].astype(np.float32)
             bb2img_trans = (np.linalg.inv(crop) @ np.linalg.inv(aug))[:2].astype(np.float32)
             fit_trans = img2bb_trans
             if do_flip:
-                # Fix B1: the fit's joints are mirrored in frame px with the crop width; undo that
+                # Fixed: the fit's joints are mirrored in frame px with the crop width; undo that
                 # mirror and mirror in crop px instead, so they follow the flipped crop.
                 mirror = _mirror(data["img_shape"][1])
                 fit_trans = (aug @ mirror @ crop @ mirror)[:2].astype(np.float32)
@@ -284,7 +280,7 @@ class AGORA(BaseDataset):
             )
         return inputs, {"smpl_mesh_cam": smpl.mesh_cam_orig}, meta_info
 
-    # ---- evaluation ----------------------------------------------------------------------
+    # ---- evaluation ------------------------------------------------------------------------------
 
     @property
     def result_dir(self) -> str:
@@ -301,7 +297,7 @@ class AGORA(BaseDataset):
         if not self.has_gt or self.cfg.has_fix("agora_person_id"):
             return name, annot["person_id"]
         # Validation: persons numbered per frame in evaluation order. The reference counts the
-        # files already in the folder, so reruns continued the numbering (B3); here it is per run.
+        # files already in the folder, so reruns continued the numbering; here it is per run.
         person_id = self._person_count.get(name, 0)
         self._person_count[name] = person_id + 1
         return name, person_id

@@ -1,4 +1,4 @@
-"""FFHQ: face images with FLAME-ordered 2D landmarks and FLAME pseudo-GT (spec 03 3.6).
+"""FFHQ: face images with FLAME-ordered 2D landmarks and FLAME pseudo-GT.
 
 Layout under ``<data_dir>/FFHQ/`` (the paths the original code reads; its README draws
 ``FFHQ.json`` and ``FFHQ_FLAME_NeuralAnnot.json`` one level higher)::
@@ -23,7 +23,6 @@ from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     load_json,
@@ -54,8 +53,7 @@ class FFHQ(BaseDataset):
         flame_params = load_json(osp.join(self.data_dir, FLAME_FILE), NAME, DOWNLOAD_HINT)
         anns, images = coco_index(db, NAME, COCO_FILE)
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             file_name, width, height = get_keys(
                 img, ("file_name", "width", "height"), NAME, f"{COCO_FILE} image {ann['image_id']}"
             )
@@ -72,11 +70,8 @@ class FFHQ(BaseDataset):
                 )
             joint_img = joint_img.reshape(-1, 2)
             joint_img = np.concatenate((joint_img, np.zeros_like(joint_img[:, :1])), 1)  # (73, 3)
-            bbox = self.box_screen.process(
-                np.array(bbox), width, height, self.cfg.input_img_shape, ann_desc
-            )
+            bbox = self.screen_box(bbox, width, height, ann_desc)
             if bbox is None:
-                self.drop("invalid_bbox")
                 continue
             flame = get_key(flame_params, str(ann["id"]), NAME, FLAME_FILE)
             get_keys(flame, ("flame_param", "cam_param"), NAME, f"{FLAME_FILE} [{ann['id']}]")
@@ -95,7 +90,7 @@ class FFHQ(BaseDataset):
         return datalist
 
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """The face training triple (spec 03 3.0.7) in both modes; test mode is unaugmented."""
+        """The face training triple in both modes; test mode is unaugmented."""
         data = self.datalist[idx]
         return self.annotated_sample(
             "face", data, data["joint_img"], None, FLAME.joints_name, FLAME.flip_pairs,
@@ -105,7 +100,7 @@ class FFHQ(BaseDataset):
     def evaluate(
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int
     ) -> dict[str, list]:
-        """No metric (spec 03 3.6.4): returns ``{}``."""
+        """No metric: returns ``{}``."""
         return {}
 
     def print_eval_result(self, eval_result: dict[str, list]) -> None:

@@ -1,4 +1,4 @@
-"""FreiHAND: right hands, trained through MANO pseudo-GT only, tested by submission (spec 03 3.2).
+"""FreiHAND: right hands, trained through MANO pseudo-GT only, tested by submission.
 
 Layout under ``<data_dir>/FreiHAND/``::
 
@@ -8,11 +8,11 @@ Layout under ``<data_dir>/FreiHAND/``::
     data/freihand_eval_data.json        {str(db_idx): {cam_param}}
     data/training/..., data/evaluation/...   images (paths from ``file_name``)
     data/evaluation_xyz.json            optional: official evaluation ground truth, for the
-    data/evaluation_verts.json          local evaluation (spec 03b)
+    data/evaluation_verts.json          local evaluation
     rootnet_output/bbox_root_freihand_output.json   boxes of the evaluation split
 
 Testing writes ``<result_dir>/FreiHAND/pred.json`` for the official server and, when both ground
-truth files are present, evaluates locally with the official formulas (spec 03b).
+truth files are present, evaluates locally with the official formulas.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     hand_train_sample,
@@ -93,8 +92,7 @@ class FreiHAND(BaseDataset):
                        for i, rec in enumerate(records)}  # fmt: skip
 
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             img_desc = f"{coco_file} image {ann['image_id']}"
             file_name, width, height, db_idx = get_keys(
                 img, ("file_name", "width", "height", "db_idx"), NAME, img_desc
@@ -114,17 +112,15 @@ class FreiHAND(BaseDataset):
             }
             if self.data_split == "train":
                 ann_desc = f"{coco_file} annotation {ann['id']}"
-                bbox = self.box_screen.process(
-                    np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
-                    self.cfg.input_img_shape, ann_desc,
-                )  # fmt: skip
+                bbox = self.screen_box(
+                    get_key(ann, "bbox", NAME, ann_desc), width, height, ann_desc
+                )
                 if bbox is None:
-                    self.drop("invalid_bbox")
                     continue
                 mano_param = get_key(entry, "mano_param", NAME, f"{data_file} [{db_idx}]")
                 sample["mano_param"] = dict(mano_param, hand_type="right")
             else:
-                # QUIRK (spec 03 3.2.2): the RootNet box is used as it is (no process_bbox);
+                # QUIRK: the RootNet box is used as it is (no process_bbox);
                 # its root depth is not used by the evaluation.
                 record = get_key(rootnet, ann["image_id"], NAME, ROOTNET_FILE)
                 bbox = np.array(get_key(record, "bbox", NAME, ROOTNET_FILE), dtype=np.float32)
@@ -168,7 +164,7 @@ class FreiHAND(BaseDataset):
 
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         data = self.datalist[idx]
-        # QUIRK (spec 03 3.2.3): FreiHAND samples are never flipped.
+        # QUIRK: FreiHAND samples are never flipped.
         img, img2bb_trans, bb2img_trans, rot, do_flip = self.load_patch(
             data["img_path"], data["bbox"], enforce_flip=False
         )
@@ -190,7 +186,7 @@ class FreiHAND(BaseDataset):
         """Submission entries and, with the ground truth present, the official metrics.
 
         ``joint_out`` (21, 3) = MANO regressor x ``out['mano_mesh_cam']`` and ``mesh_out``
-        (778, 3), m, in the crop's virtual camera (spec 03 3.2.4). With ground truth, also per
+        (778, 3), m, in the crop's virtual camera. With ground truth, also per
         sample: ``xyz_err``/``xyz_al_err`` (21,), ``mesh_err``/``mesh_al_err`` (778,) distances
         in m (unaligned / aligned), and ``f5``, ``f15``, ``f5_al``, ``f15_al`` F-scores.
         """
@@ -268,7 +264,7 @@ class FreiHAND(BaseDataset):
 def freihand_sample_scores(
     xyz_gt: np.ndarray, verts_gt: np.ndarray, xyz_pred: np.ndarray, verts_pred: np.ndarray
 ) -> dict[str, Any]:
-    """Per-sample quantities of the official FreiHAND evaluation (spec 03b), metres.
+    """Per-sample quantities of the official FreiHAND evaluation, metres.
 
     Args:
         xyz_gt, xyz_pred: (21, 3) joints; verts_gt, verts_pred: (778, 3) vertices.

@@ -1,4 +1,4 @@
-"""Human3.6M: 3D training set (subjects 1, 5, 6, 7, 8) and protocol-2 test set (9, 11) (spec 02 9).
+"""Human3.6M: 3D training set (subjects 1, 5, 6, 7, 8) and protocol-2 test set (9, 11).
 
 Layout under ``<data_dir>/Human36M/``::
 
@@ -17,12 +17,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.utils.transforms import cam2pixel, world2cam
+from common.utils.transforms import world2pixel
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     camera_in_m,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     get_nested,
@@ -97,8 +96,7 @@ class Human36M(BaseDataset):
         anns, images = coco_index(merge_coco(data), NAME, "Human36M_subject*_data.json")
 
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             img_desc = f"image {ann['image_id']}"
             frame_idx = get_key(img, "frame_idx", NAME, img_desc)
             if frame_idx % SAMPLING_RATIO[split] != 0:
@@ -123,18 +121,15 @@ class Human36M(BaseDataset):
             joint_world = np.array(
                 get_nested(joints, frame_key, NAME, "joint_3d.json"), dtype=np.float32
             )  # (17, 3) mm
-            joint_cam = world2cam(joint_world, R, t)  # (17, 3) mm
-            joint_img = cam2pixel(joint_cam, f, c)[:, :2]  # (17, 2) image px
+            joint_cam, joint_img = world2pixel(joint_world, R, t, f, c)  # (17, 3) mm, px
+            joint_img = joint_img[:, :2]  # (17, 2) image px
             width, height, file_name = get_keys(
                 img, ("width", "height", "file_name"), NAME, img_desc
             )
             ann_desc = f"annotation {ann['id']}"
             ann_bbox = get_key(ann, "bbox", NAME, ann_desc)
-            bbox = self.box_screen.process(
-                np.array(ann_bbox), width, height, self.cfg.input_img_shape, ann_desc
-            )
+            bbox = self.screen_box(ann_bbox, width, height, ann_desc)
             if bbox is None:
-                self.drop("invalid_bbox")
                 continue
             datalist.append(
                 {
@@ -167,7 +162,7 @@ class Human36M(BaseDataset):
     def evaluate(
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int
     ) -> dict[str, list]:
-        """MPJPE and PA-MPJPE (mm) on the 14 evaluation joints (spec 02 9.5).
+        """MPJPE and PA-MPJPE (mm) on the 14 evaluation joints.
 
         Ground truth: the motion-capture joints, root-relative. Prediction: the H36M regressor
         applied to ``out['smpl_mesh_cam']`` (m, scaled to mm), root-relative at its own Pelvis.

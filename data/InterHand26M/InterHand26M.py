@@ -1,4 +1,4 @@
-"""InterHand2.6M: 3D hands with keypoints and MANO pseudo-GT; left hands mirrored (spec 03 3.3).
+"""InterHand2.6M: 3D hands with keypoints and MANO pseudo-GT; left hands mirrored.
 
 Layout under ``<data_dir>/InterHand26M/`` (``<split>`` = ``train`` or ``test``)::
 
@@ -9,8 +9,8 @@ Layout under ``<data_dir>/InterHand26M/`` (``<split>`` = ``train`` or ``test``):
     annotations/<split>/InterHand2.6M_<split>_MANO_NeuralAnnot.json
 
 Every hand is one sample. Left hands are always flipped into right hands (and right hands never),
-in both modes. Differences from the reference, whose test mode and evaluation crash (spec 03 3.8
-BUGs 1-3): the test item returns the fitted MANO mesh (zeros without a fit), the evaluation loops
+in both modes. Differences from the reference, whose test mode and evaluation crash: the
+test item returns the fitted MANO mesh (zeros without a fit), the evaluation loops
 over the 21 hand joints, and left-hand predictions are mirrored back (x negated, root-relative)
 before they are compared with the left-hand ground truth; ``--interhand_original_left_eval``
 restores the reference's comparison of the mirrored prediction with the unmirrored ground truth.
@@ -26,12 +26,11 @@ import numpy as np
 
 from common.utils.human_models import MANO, get_mano
 from common.utils.preprocessing import get_bbox
-from common.utils.transforms import cam2pixel, transform_joint_to_other_db, world2cam
+from common.utils.transforms import transform_joint_to_other_db, world2pixel
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     camera_in_m,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     get_nested,
@@ -70,7 +69,7 @@ def _optional_entry(tree: Any, keys: Sequence[Any]) -> Any:
 
 
 def subsample_cameras(folder_names: Sequence[str]) -> set[str]:
-    """Camera folders kept for training (spec 03 3.3.3 step 1).
+    """Camera folders kept for training.
 
     QUIRK: the names are sorted as strings; with ``n >= 10`` folders every ``n // 10``-th one is
     kept starting with the first (10 to 19 cameras, not one tenth); fewer than 10 are all kept.
@@ -122,8 +121,7 @@ class InterHand26M(BaseDataset):
 
         cam_cache: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             img_desc = f"{data_file} image {ann['image_id']}"
             capture, seq_name, cam, frame_idx = get_keys(
                 img, ("capture", "seq_name", "camera", "frame_idx"), NAME, img_desc
@@ -148,9 +146,13 @@ class InterHand26M(BaseDataset):
                 get_nested(joints, (capture, frame_idx, "world_coord"), NAME, "joint_3d.json"),
                 dtype=np.float32,
             )  # (42, 3) mm
-            joint_cam = world2cam(joint_world, cam_param["R"], cam_param["t"]).astype(np.float32)
-            joint_cam[joint_valid[:, 0] == 0] = 1.0  # avoids a division by zero (reference)
-            joint_img = cam2pixel(joint_cam, cam_param["focal"], cam_param["princpt"])
+            # An invalid joint's camera point is 1.0 before the projection, as in the original
+            # (it avoids a division by zero).
+            joint_cam, joint_img = world2pixel(
+                joint_world, cam_param["R"], cam_param["t"],
+                cam_param["focal"], cam_param["princpt"], unit_depth=joint_valid[:, 0] == 0,
+            )  # fmt: skip
+            joint_cam = joint_cam.astype(np.float32)
             joint_img = joint_img.astype(np.float32)  # (42, 3): px, px, mm
 
             hand_type = get_key(ann, "hand_type", NAME, ann_desc)
@@ -164,11 +166,8 @@ class InterHand26M(BaseDataset):
                     self.drop("hand_without_valid_joint")
                     continue
                 bbox = get_bbox(joint_img[part, :2], joint_valid[part, 0], extend_ratio=BBOX_EXTEND)
-                bbox = self.box_screen.process(
-                    bbox, width, height, self.cfg.input_img_shape, f"{ann_desc} {side} hand"
-                )
+                bbox = self.screen_box(bbox, width, height, f"{ann_desc} {side} hand")
                 if bbox is None:
-                    self.drop("invalid_bbox")
                     continue
                 mano_param = _optional_entry(mano_params, (capture, frame_idx, side))
                 datalist.append(
@@ -202,7 +201,7 @@ class InterHand26M(BaseDataset):
 
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         data = self.datalist[idx]
-        # QUIRK (spec 03 3.8 #6): left hands are always flipped, right hands never.
+        # QUIRK: left hands are always flipped, right hands never.
         img, img2bb_trans, _, rot, do_flip = self.load_patch(
             data["img_path"], data["bbox"], enforce_flip=data["hand_type"] == "left"
         )
@@ -211,7 +210,7 @@ class InterHand26M(BaseDataset):
         if data["mano_param"] is not None:
             fit = (data["mano_param"], camera_in_m(data["cam_param"]))
         if self.data_split != "train":
-            # BUG fix (spec 03 3.8 #1): the reference's test item crashes; return the fitted
+            # BUG fix: the reference's test item crashes; return the fitted
             # mesh (camera frame, m, unflipped), zeros when the hand has no fit.
             if fit is None:
                 mesh = np.zeros((MANO.vertex_num, 3), dtype=np.float32)
@@ -229,7 +228,7 @@ class InterHand26M(BaseDataset):
     def evaluate(
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int
     ) -> dict[str, list]:
-        """Root-aligned joint and vertex errors, m (spec 03 3.3.5).
+        """Root-aligned joint and vertex errors, m.
 
         GT joints: the annotation (InterHand order), GT mesh: ``out['mano_mesh_cam_target']``,
         both relative to the annotated wrist. Prediction: ``out['mano_mesh_cam']`` and its MANO
@@ -279,7 +278,7 @@ class InterHand26M(BaseDataset):
 def interhand_summary(eval_result: dict[str, list]) -> tuple[float, float]:
     """(MPJPE, MPVPE) in m from :meth:`InterHand26M.evaluate` results.
 
-    QUIRK (spec 03 3.8 #4): MPJPE is the mean over the 21 joints of each joint's mean over the
+    QUIRK: MPJPE is the mean over the 21 joints of each joint's mean over the
     samples where it is valid (joints never valid are left out); MPVPE is the mean over all
     vertices of all samples with a MANO fit. NaN when nothing is valid.
     """

@@ -1,4 +1,4 @@
-"""MPII: 2D training set with SMPL NeuralAnnot fits (spec 02 11); training annotations only.
+"""MPII: 2D training set with SMPL NeuralAnnot fits; training annotations only.
 
 Layout under ``<data_dir>/MPII/data/``::
 
@@ -17,7 +17,6 @@ import numpy as np
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     coco_index,
-    get_image,
     get_key,
     get_keys,
     get_nested,
@@ -31,7 +30,7 @@ DOWNLOAD_HINT = (
     "NeuralAnnot fits (Google-Drive links in the original Pose2Pose README) into "
     "<data_dir>/MPII/data/ with the layout of the README table 'Data sets'."
 )
-# MPII 16-joint set (spec 02 11.2).
+# MPII 16-joint set.
 JOINTS_NAME = (
     "R_Ankle", "R_Knee", "R_Hip", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Thorax", "Neck",
     "Head_top", "R_Wrist", "R_Elbow", "R_Shoulder", "L_Shoulder", "L_Elbow", "L_Wrist",
@@ -61,18 +60,13 @@ class MPII(BaseDataset):
         )
         anns, images = coco_index(db, NAME, "train.json")
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             file_name, width, height = get_keys(
                 img, ("file_name", "width", "height"), NAME, f"image {ann['image_id']}"
             )
             ann_desc = f"annotation {ann['id']}"
-            bbox = self.box_screen.process(
-                np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
-                self.cfg.input_img_shape, ann_desc,
-            )  # fmt: skip
+            bbox = self.screen_box(get_key(ann, "bbox", NAME, ann_desc), width, height, ann_desc)
             if bbox is None:
-                self.drop("invalid_bbox")
                 continue
             keypoints = np.array(get_key(ann, "keypoints", NAME, ann_desc), dtype=np.float32)
             if keypoints.size != 3 * len(JOINTS_NAME):
@@ -81,7 +75,7 @@ class MPII(BaseDataset):
                     f"{3 * len(JOINTS_NAME)} (16 joints x (x, y, v))"
                 )
             joint_img = keypoints.reshape(-1, 3)
-            # QUIRK (spec 02 11.3): the visibility flag is copied, not thresholded (a 2 weighs 2).
+            # QUIRK: the visibility flag is copied, not thresholded (a 2 weighs 2).
             joint_valid = joint_img[:, 2:].copy()
             joint_img[:, 2] = 0
             fit = get_nested(fits, (ann["id"],), NAME, "MPII_train_SMPL_NeuralAnnot.json")

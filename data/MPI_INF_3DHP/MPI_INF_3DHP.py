@@ -1,4 +1,4 @@
-"""MPI-INF-3DHP: 3D training set with SMPL NeuralAnnot fits (spec 02 12); one set of files.
+"""MPI-INF-3DHP: 3D training set with SMPL NeuralAnnot fits; one set of files.
 
 Layout under ``<data_dir>/MPI_INF_3DHP/data/``::
 
@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from common.utils.transforms import cam2pixel, world2cam
+from common.utils.transforms import world2pixel
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     camera_in_m,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     get_nested,
@@ -36,7 +35,7 @@ DOWNLOAD_HINT = (
     "Google-Drive links in the original Pose2Pose README) into <data_dir>/MPI_INF_3DHP/data/ "
     "with the layout of the README table 'Data sets'."
 )
-# MPI-INF-3DHP 17-joint set (spec 02 12.2).
+# MPI-INF-3DHP 17-joint set.
 JOINTS_NAME = (
     "Head_top", "Neck", "R_Shoulder", "R_Elbow", "R_Wrist", "L_Shoulder", "L_Elbow", "L_Wrist",
     "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Torso", "Head",
@@ -74,8 +73,7 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
         )
         anns, images = coco_index(db, NAME, FILES["data"])
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             img_desc = f"image {ann['image_id']}"
             subject, seq, frame, cam_idx = get_keys(
                 img, ("subject_idx", "seq_idx", "frame_idx", "cam_idx"), NAME, img_desc
@@ -92,18 +90,14 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
             joint_world = np.array(
                 get_nested(joints, (subject, seq, frame), NAME, FILES["joint"]), dtype=np.float32
             )  # (17, 3) mm
-            joint_cam = world2cam(joint_world, R, t)  # (17, 3) camera mm
-            joint_img = cam2pixel(joint_cam, focal, princpt)  # (17, 3); depth replaced later
+            # (17, 3) camera mm; (17, 3) image px, depth replaced later
+            joint_cam, joint_img = world2pixel(joint_world, R, t, focal, princpt)
             file_name, width, height = get_keys(
                 img, ("file_name", "width", "height"), NAME, img_desc
             )
             ann_desc = f"annotation {ann['id']}"
-            bbox = self.box_screen.process(
-                np.array(get_key(ann, "bbox", NAME, ann_desc)), width, height,
-                self.cfg.input_img_shape, ann_desc,
-            )  # fmt: skip
+            bbox = self.screen_box(get_key(ann, "bbox", NAME, ann_desc), width, height, ann_desc)
             if bbox is None:
-                self.drop("invalid_bbox")
                 continue
             smpl_param = get_nested(fits, (subject, seq, frame), NAME, FILES["smpl"])
             img_path = osp.join(

@@ -1,5 +1,4 @@
-"""MSCOCO / COCO-WholeBody: 2D body, hand and face samples with NeuralAnnot fits (spec 02 10,
-spec 03 3.4-3.5).
+"""MSCOCO / COCO-WholeBody: 2D body, hand and face samples with NeuralAnnot fits.
 
 ``cfg.parts`` selects the branch: 'body' (one sample per person, SMPL fits), 'hand' (one sample
 per hand, MANO fits; left hands always mirrored into right hands) or 'face' (one sample per face,
@@ -14,7 +13,7 @@ FLAME fits). Layout under ``<data_dir>/MSCOCO/``::
     annotations/MSCOCO_train_FLAME_NeuralAnnot.json  {str(ann id): {flame_param, cam_param}}
 
 Differences from the reference: a hand whose MANO fit is null (kept at load time by the reference,
-which then crashes on it, spec 03 3.8 #7) gets zero MANO targets with zero MANO validities; face
+which then crashes on it) gets zero MANO targets with zero MANO validities; face
 test samples additionally return ``joint_img``, ``joint_valid`` and ``bb2img_trans``, and the face
 branch evaluates the landmark error of the projected FLAME landmarks (the reference has no face
 metric).
@@ -34,7 +33,6 @@ from data.base import PARTS, BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
     coco_index,
-    get_image,
     get_key,
     get_keys,
     load_json,
@@ -59,7 +57,7 @@ FIT_FILES = {
     "face": "MSCOCO_train_FLAME_NeuralAnnot.json",
 }
 
-# Body joint set (spec 02 10.2): 17 COCO keypoints, Pelvis, 6 foot keypoints, 4 MCPs per hand.
+# Body joint set: 17 COCO keypoints, Pelvis, 6 foot keypoints, 4 MCPs per hand.
 BODY_JOINTS_NAME = (
     "Nose", "L_Eye", "R_Eye", "L_Ear", "R_Ear", "L_Shoulder", "R_Shoulder", "L_Elbow",
     "R_Elbow", "L_Wrist", "R_Wrist", "L_Hip", "R_Hip", "L_Knee", "R_Knee", "L_Ankle", "R_Ankle",
@@ -73,12 +71,13 @@ BODY_FLIP_PAIRS = (
 )  # fmt: skip
 BODY_HIPS = (11, 12)  # L_Hip, R_Hip among the 17 COCO keypoints
 HAND_MCP_IDX = (5, 9, 13, 17)  # index, middle, ring, pinky MCPs of the 21-keypoint hand
-# COCO-WholeBody's 21 hand keypoints carry MANO's names in MANO's order (spec 03 3.4.2).
+# COCO-WholeBody's 21 hand keypoints carry MANO's names in MANO's order.
 HAND_JOINTS_NAME = MANO.joints_name
-HAND_ORDER = {"train": ("left", "right"), "test": ("right", "left")}  # QUIRK, spec 03 3.8 #8
+# QUIRK: the original reads the two hands of a person in opposite orders per split.
+HAND_ORDER = {"train": ("left", "right"), "test": ("right", "left")}
 FACE_KPT_NUM = 68
 # FLAME joint i <- COCO-WholeBody face keypoint: i + 12 for i = 5..55, i - 56 for i = 56..72;
-# joints 0-4 (root, neck, jaw, eyeballs) have no source (spec 03 3.5.1).
+# joints 0-4 (root, neck, jaw, eyeballs) have no source.
 FLAME_FROM_COCO_FACE = {**{i: i + 12 for i in range(5, 56)}, **{i: i - 56 for i in range(56, 73)}}
 
 
@@ -101,7 +100,7 @@ def keypoints_with_validity(
 def coco_face_to_flame(
     joint_img: np.ndarray, joint_valid: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scatter the 68 COCO-WholeBody face keypoints into the 73-joint FLAME set (spec 03 3.5.1).
+    """Scatter the 68 COCO-WholeBody face keypoints into the 73-joint FLAME set.
 
     Args:
         joint_img: (68, 3); joint_valid: (68, 1).
@@ -118,7 +117,7 @@ def coco_face_to_flame(
 
 
 def body_joints(ann: dict[str, Any], desc: str) -> tuple[np.ndarray, np.ndarray]:
-    """The 32-joint body keypoints of a COCO-WholeBody annotation (spec 02 10.2).
+    """The 32-joint body keypoints of a COCO-WholeBody annotation.
 
     Returns:
         ``(joint_img (32, 3), joint_valid (32, 1))``: px with a zero third column; validity
@@ -154,7 +153,7 @@ class MSCOCO(BaseDataset):
         self.img_dir = osp.join(self.root_dir, "images", IMAGE_DIRS[self.data_split])
         self.annot_dir = osp.join(self.root_dir, "annotations")
 
-    # ---- loading ---------------------------------------------------------------------------
+    # ---- loading ---------------------------------------------------------------------------------
 
     def load_records(self) -> list[Record]:
         loaders = {"body": self._body_sample, "hand": self._hand_samples, "face": self._face_sample}
@@ -167,8 +166,7 @@ class MSCOCO(BaseDataset):
             fits = load_json(osp.join(self.annot_dir, FIT_FILES[self.parts]), NAME, DOWNLOAD_HINT)
         anns, images = coco_index(db, NAME, annot_file)
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             file_name, width, height = get_keys(
                 img, ("file_name", "width", "height"), NAME, f"{annot_file} image {ann['image_id']}"
             )
@@ -184,9 +182,7 @@ class MSCOCO(BaseDataset):
 
     def _bbox(self, box: Any, base: dict[str, Any], entry: str) -> np.ndarray | None:
         height, width = base["img_shape"]
-        return self.box_screen.process(
-            np.array(box), width, height, self.cfg.input_img_shape, entry
-        )
+        return self.screen_box(box, width, height, entry)
 
     # Per-part sample makers: (annotation, image fields, fits or None, description) -> samples.
 
@@ -198,7 +194,6 @@ class MSCOCO(BaseDataset):
             return []
         bbox = self._bbox(get_key(ann, "bbox", NAME, desc), base, desc)
         if bbox is None:
-            self.drop("invalid_bbox")
             return []
         if self.data_split == "test":
             return [dict(base, ann_id=ann["id"], bbox=bbox)]
@@ -210,7 +205,7 @@ class MSCOCO(BaseDataset):
     def _hand_samples(self, ann: Record, base: Record, fits: Any, desc: str) -> list[Record]:
         samples = []
         for side in HAND_ORDER[self.data_split]:
-            # QUIRK (spec 03 3.8 #9): identity test against False; the test split ignores it.
+            # QUIRK: identity test against False; the test split ignores it.
             if (
                 self.data_split == "train"
                 and get_key(ann, f"{side}hand_valid", NAME, desc) is False
@@ -221,7 +216,6 @@ class MSCOCO(BaseDataset):
                 get_key(ann, f"{side}hand_box", NAME, desc), base, f"{desc} {side}hand_box"
             )
             if bbox is None:
-                self.drop("invalid_bbox")
                 continue
             if self.data_split == "test":
                 samples.append(dict(base, ann_id=ann["id"], bbox=bbox, hand_type=side))
@@ -242,13 +236,12 @@ class MSCOCO(BaseDataset):
         return samples
 
     def _face_sample(self, ann: Record, base: Record, fits: Any, desc: str) -> list[Record]:
-        # QUIRK (spec 03 3.8 #9): identity test against False; the test split ignores the flag.
+        # QUIRK: identity test against False; the test split ignores the flag.
         if self.data_split == "train" and get_key(ann, "face_valid", NAME, desc) is False:
             self.drop("face_not_valid")
             return []
         bbox = self._bbox(get_key(ann, "face_box", NAME, desc), base, f"{desc} face_box")
         if bbox is None:
-            self.drop("invalid_bbox")
             return []
         joint_img, joint_valid = coco_face_to_flame(
             *keypoints_with_validity(get_key(ann, "face_kpts", NAME, desc), FACE_KPT_NUM,
@@ -260,7 +253,7 @@ class MSCOCO(BaseDataset):
         flame_param, cam_param = self._fit(fits, ann["id"], ("flame_param", "cam_param"))
         return [dict(sample, flame_param=flame_param, cam_param=cam_param)]
 
-    # ---- samples ---------------------------------------------------------------------------
+    # ---- samples ---------------------------------------------------------------------------------
 
     def __getitem__(self, idx: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         data = self.datalist[idx]
@@ -280,7 +273,7 @@ class MSCOCO(BaseDataset):
         )  # fmt: skip
 
     def _hand_item(self, data: dict[str, Any]) -> tuple[dict, dict, dict]:
-        # QUIRK (spec 03 3.8 #6): left hands are always flipped, right hands never.
+        # QUIRK: left hands are always flipped, right hands never.
         img, img2bb_trans, _, rot, do_flip = self.load_patch(
             data["img_path"], data["bbox"], enforce_flip=data["hand_type"] == "left"
         )
@@ -313,7 +306,7 @@ class MSCOCO(BaseDataset):
             (data["flame_param"], data["cam_param"]), is_3d=False,
         )  # fmt: skip
 
-    # ---- evaluation ------------------------------------------------------------------------
+    # ---- evaluation ------------------------------------------------------------------------------
 
     def evaluate(
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int

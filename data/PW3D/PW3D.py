@@ -1,4 +1,4 @@
-"""3DPW: the default body test set, ground truth = gendered SMPL meshes (spec 02 13).
+"""3DPW: the default body test set, ground truth = gendered SMPL meshes.
 
 Layout under ``<data_dir>/PW3D/data/`` (``imageFiles`` inside ``data/``, as the original code
 reads it; the original README draws it one level higher)::
@@ -19,7 +19,6 @@ import numpy as np
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     coco_index,
-    get_image,
     get_key,
     get_keys,
     load_json,
@@ -68,8 +67,7 @@ class PW3D(BaseDataset):
         db = load_json(osp.join(self.data_dir, file_name), NAME, DOWNLOAD_HINT)
         anns, images = coco_index(db, NAME, file_name)
         datalist = []
-        for ann in anns:
-            img = get_image(images, ann, NAME)
+        for ann, img in self.coco_entries(anns, images):
             img_desc = f"image {ann['image_id']}"
             sequence, img_name, width, height, cam = get_keys(
                 img, ("sequence", "file_name", "width", "height", "cam_param"), NAME, img_desc
@@ -81,11 +79,8 @@ class PW3D(BaseDataset):
                 key: np.array(get_key(cam, key, NAME, f"{img_desc} cam_param"), dtype=np.float32)
                 for key in ("focal", "princpt")
             }
-            bbox = self.box_screen.process(
-                np.array(bbox), width, height, self.cfg.input_img_shape, ann_desc
-            )
+            bbox = self.screen_box(bbox, width, height, ann_desc)
             if bbox is None:
-                self.drop("invalid_bbox")
                 continue
             datalist.append(
                 {
@@ -116,7 +111,7 @@ class PW3D(BaseDataset):
     def evaluate(
         self, outs: Sequence[dict[str, np.ndarray]], cur_sample_idx: int
     ) -> dict[str, list]:
-        """MPJPE, PA-MPJPE (14 H36M joints) and MPVPE, PA-MPVPE (6890 vertices), mm (spec 02 13.4).
+        """MPJPE, PA-MPJPE (14 H36M joints) and MPVPE, PA-MPVPE (6890 vertices), mm.
 
         Joints of GT and prediction come from the H36M regressor, each root-relative at its own
         Pelvis; meshes are made relative to their own regressed Pelvis.
