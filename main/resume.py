@@ -19,6 +19,7 @@ Without a seed nothing here is used: the loader shuffles as the original does.
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any, Iterator
 
@@ -140,6 +141,37 @@ def restore_rng_states(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all([state.cpu() for state in cuda])
 
 
+def resume_point(
+    ckpt: dict[str, Any], path: str, seed: int | None, world_size: int, log: logging.Logger
+) -> tuple[int, int]:
+    """Where a run resumed from snapshot ``ckpt`` (read from ``path``) goes on, as
+    ``(epoch, iterations of it already done)``; with a seed, puts back the random states.
+
+    A finished epoch N resumes at ``(N + 1, 0)``, a mid-epoch snapshot at its epoch and
+    iteration. A snapshot without random states (released, or older than them) still resumes,
+    with a warning. Under torchrun (``world_size > 1``) each rank keeps its own seeded states.
+    """
+    if ITERATION_KEY in ckpt:
+        epoch, done = int(ckpt["epoch"]), int(ckpt[ITERATION_KEY])
+        log.info(f"Resume epoch {epoch} at iteration {done}")
+    else:
+        epoch, done = int(ckpt["epoch"]) + 1, 0
+    if seed is None:
+        if done:
+            log.warning("without --seed the rest of the epoch is drawn in a new random order")
+        return epoch, done
+    states = ckpt.get(RNG_KEY)
+    if states is None:
+        log.warning(
+            f"{path} holds no random states (a released or older snapshot): the run resumes "
+            "with the sample order and augmentation of --seed, but other random draws differ "
+            "from those of an uninterrupted run"
+        )
+    elif world_size == 1:
+        restore_rng_states(states)
+    return epoch, done
+
+
 __all__ = [
     "EpochOrderSampler",
     "ITERATION_KEY",
@@ -148,4 +180,5 @@ __all__ = [
     "capture_rng_states",
     "derive_seed",
     "restore_rng_states",
+    "resume_point",
 ]

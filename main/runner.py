@@ -39,7 +39,7 @@ from main.resume import (
     SeededSamples,
     capture_rng_states,
     derive_seed,
-    restore_rng_states,
+    resume_point,
 )
 from main.run_info import log_run_header
 from main.runtime import (
@@ -179,24 +179,9 @@ class Trainer:
         self.logger.info(f"Load checkpoint from {path}")
         if cfg.reset_epoch:
             return
-        if ITERATION_KEY in ckpt:  # mid-epoch snapshot: go on inside its epoch
-            self.start_epoch, self.start_itr = int(ckpt["epoch"]), int(ckpt[ITERATION_KEY])
-            self.logger.info(f"Resume epoch {self.start_epoch} at iteration {self.start_itr}")
-        else:
-            self.start_epoch = int(ckpt["epoch"]) + 1
-        if cfg.seed is None:
-            if self.start_itr:
-                self.logger.warning("without --seed the rest of the epoch is drawn anew")
-            return
-        states = ckpt.get(RNG_KEY)
-        if states is None:
-            self.logger.warning(
-                f"{path} holds no random states (a released or older snapshot): the run "
-                "resumes, with the sample order and augmentation of --seed, but the other "
-                "random draws are not those of an uninterrupted run"
-            )
-        elif rt.world_size == 1:  # rank 0's states; under torchrun each rank keeps its own seed
-            restore_rng_states(states)
+        self.start_epoch, self.start_itr = resume_point(
+            ckpt, path, cfg.seed, rt.world_size, self.logger
+        )
 
     def set_lr(self, epoch: int) -> None:
         lr = lr_for_epoch(self.cfg, epoch)

@@ -25,12 +25,12 @@ from main.runner import Trainer
 
 def _train(models: Path, data: Path, out: Path, workers: int, **overrides) -> None:
     """A ResNet-18 body run (fast on CPU): batch 1, 2 iterations per epoch, seed 3."""
-    cfg = make_config(
-        "body", human_model_path=str(models), data_dir=str(data), output_dir=str(out),
+    settings = dict(
+        human_model_path=str(models), data_dir=str(data), output_dir=str(out),
         trainset_3d=("Human36M",), trainset_2d=(), testset="PW3D", num_thread=workers,
         no_imagenet=True, train_batch_size=1, max_itr_per_epoch=2, seed=3, resnet_type=18,
-        **overrides,
     )  # fmt: skip
+    cfg = make_config("body", **{**settings, **overrides})
     Trainer(cfg).train()
 
 
@@ -133,3 +133,122 @@ def test_seeded_samples_and_rng_states_round_trip() -> None:
     restore_rng_states(states)
     again = (np.random.randn(4).tolist(), random.random(), torch.rand(3))
     assert expected[:2] == again[:2] and torch.equal(expected[2], again[2])
+
+
+def _copy_dump(src: Path, dst: Path) -> Path:
+    (dst / "model_dump").mkdir(parents=True)
+    for path in (src / "model_dump").glob("snapshot_*.pth.tar"):
+        (dst / "model_dump" / path.name).write_bytes(path.read_bytes())
+    return dst / "model_dump"
+
+
+def test_run_log_names_configuration_versions_commit_and_bad_samples(one_go) -> None:
+    log = (one_go / "log" / "train_logs.txt").read_text()
+    assert "git commit: " in log
+    assert f"packages: torch {torch.__version__}, torchvision " in log and "opencv " in log
+    configuration = next(line for line in log.splitlines() if "configuration: " in line)
+    for setting in ("seed=3", "resnet_type=18", "end_epoch=2", "max_bad_share=0.01"):
+        assert setting in configuration
+    assert "Epoch 0: 0 training sample(s) had a bad image" in log
+    assert "Epoch 1: 0 training sample(s) had a bad image" in log
+
+
+def test_continue_on_finished_run_does_nothing(one_go, standin_model_dir, fixture_data_dir):
+    before = _load(one_go, "snapshot_1.pth.tar")
+    _train(standin_model_dir, fixture_data_dir, one_go, 0, end_epoch=2, continue_train=True)
+    log = (one_go / "log" / "train_logs.txt").read_text()
+    assert "Nothing to do: the snapshot already finished epoch 1 and --end_epoch is 2" in log
+    assert sorted(p.name for p in (one_go / "model_dump").iterdir()) == [
+        "snapshot_0.pth.tar", "snapshot_1.pth.tar",
+    ]  # fmt: skip
+    _assert_same_training_state(_load(one_go, "snapshot_1.pth.tar"), before)
+
+
+def test_corrupt_newest_and_stale_temporary_then_exact_resume(
+    one_go, tmp_path, standin_model_dir, fixture_data_dir, monkeypatch
+) -> None:
+    """The newest snapshot is truncated, a killed writer left a temporary file, ImageNet cannot
+    be fetched: --continue renames the corrupt one, removes the temporary, fetches nothing
+    (the snapshot has the backbone) and trains epoch 1 again, bit for bit."""
+    dump = _copy_dump(one_go, tmp_path)
+    newest = dump / "snapshot_1.pth.tar"
+    newest.write_bytes(newest.read_bytes()[:5000])
+    stale = dump / "snapshot_1.pth.tar.tmp.nohost-here.999999"
+    stale.write_bytes(b"partial")
+    import socket
+
+    dead = dump / f"snapshot_1.pth.tar.tmp.{socket.gethostname()}.999999999"
+    dead.write_bytes(b"partial")
+
+    def no_download(*args, **kwargs):
+        raise RuntimeError("download attempted")
+
+    monkeypatch.setattr("main.model.fetch_imagenet_state_dict", no_download)
+    _train(standin_model_dir, fixture_data_dir, tmp_path, 0, end_epoch=2, continue_train=True,
+           no_imagenet=False)  # fmt: skip
+    assert (dump / "snapshot_1.pth.tar.corrupt").exists() and not dead.exists()
+    assert stale.exists()  # another host's writer: not ours to judge
+    log = (tmp_path / "log" / "train_logs.txt").read_text()
+    assert "holds every backbone weight; ImageNet ones not fetched" in log
+    _assert_same_training_state(_load(tmp_path, "snapshot_1.pth.tar"), _load(one_go, "snapshot_1.pth.tar"))
+
+    # --non_strict loads a partial snapshot: it still needs the ImageNet weights.
+    with pytest.raises(RuntimeError, match="download attempted"):
+        _train(standin_model_dir, fixture_data_dir, tmp_path, 0, end_epoch=3,
+               continue_train=True, no_imagenet=False, non_strict=True)  # fmt: skip
+
+
+def test_snapshot_without_random_states_resumes_with_warning(
+    one_go, tmp_path, standin_model_dir, fixture_data_dir
+) -> None:
+    dump = _copy_dump(one_go, tmp_path)
+    (dump / "snapshot_1.pth.tar").unlink()
+    old = _load(tmp_path, "snapshot_0.pth.tar")
+    released = {key: old[key] for key in ("epoch", "network", "optimizer")}
+    torch.save(released, dump / "snapshot_0.pth.tar")
+    _train(standin_model_dir, fixture_data_dir, tmp_path, 0, end_epoch=2, continue_train=True)
+    log = (tmp_path / "log" / "train_logs.txt").read_text()
+    assert "snapshot_0.pth.tar holds no random states (a released or older snapshot)" in log
+    # Sample order and augmentation come from (seed, epoch): still the uninterrupted result.
+    _assert_same_training_state(_load(tmp_path, "snapshot_1.pth.tar"), _load(one_go, "snapshot_1.pth.tar"))
+
+
+def test_test_mode_model_fetches_no_imagenet_weights(standin_model_dir, monkeypatch) -> None:
+    from main.model import get_model
+
+    def no_download(*args):
+        raise _Stop("download attempted")
+
+    monkeypatch.setattr("main.model.fetch_imagenet_state_dict", no_download)
+    cfg = make_config("body", human_model_path=str(standin_model_dir), resnet_type=18)
+    get_model(cfg, "test")
+    with pytest.raises(_Stop):  # the patched fetch is the one training calls
+        get_model(cfg, "train")
+
+
+def test_training_set_gets_bad_sample_limits(standin_model_dir, fixture_data_dir) -> None:
+    from main.runtime import build_trainset
+
+    cfg = make_config(
+        "body", human_model_path=str(standin_model_dir), data_dir=str(fixture_data_dir),
+        trainset_3d=("Human36M",), trainset_2d=(), max_bad_share=0.25, strict_data=True,
+    )  # fmt: skip
+    trainset = build_trainset(cfg, None)
+    assert trainset.bad_samples.max_bad_share == 0.25 and trainset.bad_samples.strict
+    assert all(db.bad_samples is None for db in trainset.dbs)
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"end_epoch": 0}, "--end_epoch: expected a positive integer"),
+        ({"max_itr_per_epoch": 0}, "--max_itr_per_epoch: expected a positive integer"),
+        ({"save_every": 0}, "--save_every: expected a positive integer"),
+        ({"max_bad_share": 1.5}, r"--max_bad_share: expected a share in \[0, 1\]"),
+    ],
+)
+def test_runs_that_do_nothing_are_config_errors(setting, message) -> None:
+    from main.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        make_config("body", **setting)
