@@ -15,6 +15,7 @@ from typing import Any
 
 DEBUG_FLAG = "--debug"
 EXIT_USER_ERROR = 2
+WORKER_MARK = "Original Traceback (most recent call last):"  # DataLoader's re-raised text
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
@@ -47,6 +48,16 @@ def add_debug_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _message(err: BaseException) -> str:
+    """The error's text on one line; for an error re-raised from a loader worker (whose text
+    carries the worker's traceback), the original error's own message."""
+    text = str(err)
+    if WORKER_MARK in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        text = last.split(": ", 1)[1] if ": " in last else last
+    return " ".join(text.split()) or type(err).__name__
+
+
 def run_cli(main_fn: Callable[[list[str]], Any], argv: Sequence[str] | None = None) -> Any:
     """Run ``main_fn(argv)``; a project error becomes ``error: <message>`` and exit code 2.
 
@@ -67,7 +78,7 @@ def run_cli(main_fn: Callable[[list[str]], Any], argv: Sequence[str] | None = No
     except user_error_types() as err:
         if debug:
             raise
-        message = " ".join(str(err).split()) or type(err).__name__
+        message = _message(err)
         print(f"error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR) from None
 

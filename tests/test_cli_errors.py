@@ -113,3 +113,19 @@ def test_model_file_missing_key_or_wrong_shape_is_named(
     assert expected in str(info.value)
     line = _one_error_line(capsys, lambda argv: SMPL(str(models)).layer(), [])
     assert str(path) in line and expected in line
+
+
+def test_error_from_a_loader_worker_is_its_own_message(capsys) -> None:
+    from data.bad_samples import BadDataError
+
+    text = (
+        "Caught BadDataError in DataLoader worker process 1.\nOriginal Traceback (most recent "
+        "call last):\n  File \"x.py\", line 3, in f\n    raise err\n"
+        "data.bad_samples.BadDataError: 3 bad images in this epoch, more than the allowed share\n"
+    )
+
+    def worker_failed(argv):
+        raise BadDataError(text)
+
+    line = _one_error_line(capsys, worker_failed, [])
+    assert line == "error: 3 bad images in this epoch, more than the allowed share"
