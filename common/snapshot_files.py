@@ -235,8 +235,8 @@ def _is_intact(path: str) -> str | None:
 
 
 def newest_intact_snapshot(folder: str) -> tuple[str, int] | None:
-    """The newest snapshot of ``folder`` that reads whole, as ``(path, N)``: ``snapshot_<N>.pth.tar``
-    or a mid-epoch ``snapshot_<N>_itr<I>.pth.tar`` of a newer epoch.
+    """The newest snapshot of ``folder`` that reads whole, as ``(path, N)``:
+    ``snapshot_<N>.pth.tar`` or a mid-epoch ``snapshot_<N>_itr<I>.pth.tar`` of a newer epoch.
 
     Each newer one that does not read (every file is read in full, on CPU) is renamed to
     ``<name>.corrupt`` (``.corrupt1``, ... if taken), with a warning naming it and the snapshot

@@ -72,7 +72,9 @@ def test_resume_at_epoch_boundary_and_mid_epoch_is_bit_exact(
 
     run(end_epoch=1)  # stopped at the epoch boundary
     assert "rng_states" in _load(out, "snapshot_0.pth.tar")
-    _assert_same_training_state(_load(out, "snapshot_0.pth.tar"), _load(one_go, "snapshot_0.pth.tar"))
+    _assert_same_training_state(
+        _load(out, "snapshot_0.pth.tar"), _load(one_go, "snapshot_0.pth.tar")
+    )
 
     original_step = Trainer.train_step
 
@@ -93,7 +95,9 @@ def test_resume_at_epoch_boundary_and_mid_epoch_is_bit_exact(
     log = (out / "log" / "train_logs.txt").read_text()
     assert "Resume epoch 1 at iteration 1" in log
     assert "Epoch 1/2 itr 1/3" in log.split("Resume epoch 1 at iteration 1")[-1]
-    _assert_same_training_state(_load(out, "snapshot_1.pth.tar"), _load(one_go, "snapshot_1.pth.tar"))
+    _assert_same_training_state(
+        _load(out, "snapshot_1.pth.tar"), _load(one_go, "snapshot_1.pth.tar")
+    )
     assert not (out / "model_dump" / "snapshot_1_itr1.pth.tar").exists()  # superseded
 
 
@@ -190,7 +194,9 @@ def test_corrupt_newest_and_stale_temporary_then_exact_resume(
     assert stale.exists()  # another host's writer: not ours to judge
     log = (tmp_path / "log" / "train_logs.txt").read_text()
     assert "holds every backbone weight; ImageNet ones not fetched" in log
-    _assert_same_training_state(_load(tmp_path, "snapshot_1.pth.tar"), _load(one_go, "snapshot_1.pth.tar"))
+    _assert_same_training_state(
+        _load(tmp_path, "snapshot_1.pth.tar"), _load(one_go, "snapshot_1.pth.tar")
+    )
 
     # --non_strict loads a partial snapshot: it still needs the ImageNet weights.
     with pytest.raises(RuntimeError, match="download attempted"):
@@ -210,7 +216,9 @@ def test_snapshot_without_random_states_resumes_with_warning(
     log = (tmp_path / "log" / "train_logs.txt").read_text()
     assert "snapshot_0.pth.tar holds no random states (a released or older snapshot)" in log
     # Sample order and augmentation come from (seed, epoch): still the uninterrupted result.
-    _assert_same_training_state(_load(tmp_path, "snapshot_1.pth.tar"), _load(one_go, "snapshot_1.pth.tar"))
+    _assert_same_training_state(
+        _load(tmp_path, "snapshot_1.pth.tar"), _load(one_go, "snapshot_1.pth.tar")
+    )
 
 
 def test_test_mode_model_fetches_no_imagenet_weights(standin_model_dir, monkeypatch) -> None:
@@ -252,3 +260,23 @@ def test_runs_that_do_nothing_are_config_errors(setting, message) -> None:
 
     with pytest.raises(ConfigError, match=message):
         make_config("body", **setting)
+
+
+def test_newest_snapshot_order_with_mid_epoch_files(tmp_path) -> None:
+    from common.snapshot_files import newest_intact_snapshot, remove_mid_epoch_snapshots
+
+    def write(name: str) -> None:
+        torch.save({"epoch": 0, "network": {}}, tmp_path / name)
+
+    write("snapshot_0.pth.tar")
+    write("snapshot_1_itr20.pth.tar")
+    write("snapshot_1_itr5.pth.tar")
+    assert newest_intact_snapshot(str(tmp_path)) == (str(tmp_path / "snapshot_1_itr20.pth.tar"), 1)
+    write("snapshot_1.pth.tar")  # the finished epoch is newer than its mid-epoch snapshots
+    assert newest_intact_snapshot(str(tmp_path)) == (str(tmp_path / "snapshot_1.pth.tar"), 1)
+    write("snapshot_0_itr3.pth.tar")
+    removed = remove_mid_epoch_snapshots(str(tmp_path), 1)
+    assert sorted(Path(p).name for p in removed) == [
+        "snapshot_1_itr20.pth.tar", "snapshot_1_itr5.pth.tar",
+    ]  # fmt: skip
+    assert (tmp_path / "snapshot_0_itr3.pth.tar").exists()
