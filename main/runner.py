@@ -26,8 +26,8 @@ from common.checkpoint import (
     newest_intact_snapshot,
     save_snapshot,
 )
-from common.snapshot_files import mid_epoch_snapshot_path, remove_mid_epoch_snapshots
 from common.logger import close_run_logger, get_run_logger
+from common.snapshot_files import mid_epoch_snapshot_path, remove_mid_epoch_snapshots
 from common.timer import Timer
 from data.registry import get_dataset_class
 from main.config import Config, with_overrides
