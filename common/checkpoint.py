@@ -6,6 +6,9 @@ A snapshot file is a ``torch.save``d dict::
      'network': OrderedDict,           # 'module.'-prefixed state dict, human-layer keys removed
      'optimizer': dict}                # Adam state dict (absent when saved without optimizer)
 
+Training runs add top-level keys of their own (random states, the iteration of a mid-epoch
+snapshot), all tensors, numbers and plain containers; readers of the three keys above ignore them.
+
 Network keys always carry the ``module.`` prefix (as the reference's DataParallel wrapper wrote
 them), whatever wrapper the model has here (none, DataParallel, DistributedDataParallel), so any
 snapshot loads anywhere. Entries of the human-model layers (``smpl_layer``, ``mano_layer``,
@@ -70,7 +73,11 @@ def network_state_dict(model: nn.Module) -> OrderedDict[str, torch.Tensor]:
 
 
 def save_snapshot(
-    path: str, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
+    path: str,
+    epoch: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     """Write a snapshot atomically: a temporary file in the same folder, then ``os.replace``.
 
@@ -85,6 +92,8 @@ def save_snapshot(
         epoch: the epoch index just finished.
         model: the model, bare or wrapped.
         optimizer: its state is stored under ``'optimizer'`` (on CPU); None stores no entry.
+        extra: further top-level entries (tensors, numbers, plain containers; not ``epoch``,
+            ``network`` or ``optimizer``).
 
     Raises:
         SnapshotError: the disk is full (the message names the previous intact snapshot).
@@ -96,6 +105,10 @@ def save_snapshot(
     state: dict[str, Any] = {"epoch": int(epoch), "network": network_state_dict(model)}
     if optimizer is not None:
         state["optimizer"] = _to_cpu(optimizer.state_dict())
+    for key, value in (extra or {}).items():
+        if key in ("epoch", "network", "optimizer"):
+            raise ValueError(f"save_snapshot: extra key {key!r} would replace the snapshot's own")
+        state[key] = _to_cpu(value)
     write_atomically(path, state)
 
 
@@ -252,3 +265,27 @@ def load_snapshot(
             except (ValueError, KeyError, RuntimeError) as err:
                 raise SnapshotError(f"{path}: optimizer state does not fit: {err}") from err
     return ckpt
+
+
+def covers_backbone(path: str, resnet_type: int) -> bool:
+    """Whether the snapshot at ``path`` holds every weight of a ResNet-``resnet_type`` backbone
+    (``backbone.*`` keys, with or without ``module.``); False when it does not read.
+
+    Reads the file memory-mapped where possible; draws no random numbers.
+    """
+    from common.nets.resnet import ResNetBackbone
+
+    try:
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # not a zip-format file: read it whole
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # unreadable: load_snapshot reports it
+        return False
+    network = ckpt.get("network") if isinstance(ckpt, dict) else None
+    if not isinstance(network, Mapping):
+        return False
+    keys = {key.removeprefix(PREFIX) for key in network}
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        needed = {"backbone." + key for key in ResNetBackbone(resnet_type).state_dict()}
+    return needed <= keys

@@ -24,6 +24,8 @@ import torch
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_RE = re.compile(r"^snapshot_(\d+)\.pth\.tar$")
+# Mid-epoch snapshots (--save_every): snapshot_<epoch>_itr<iterations done>.pth.tar.
+MID_EPOCH_RE = re.compile(r"^snapshot_(\d+)_itr(\d+)\.pth\.tar$")
 TEMPORARY_MARK = ".tmp."
 OLD_TEMPORARY_RE = re.compile(r"^(.+\.pth\.tar)\.tmp(\d+)$")  # before host names: <path>.tmp<pid>
 ABANDON_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -177,16 +179,41 @@ def write_atomically(path: str, obj: object) -> None:
             os.remove(tmp_path)
 
 
+def mid_epoch_snapshot_path(model_dir: str, epoch: int, iteration: int) -> str:
+    """``model_dir/snapshot_{epoch}_itr{iteration}.pth.tar``: epoch ``epoch`` after
+    ``iteration`` of its iterations (written by ``--save_every``)."""
+    return osp.join(model_dir, f"snapshot_{epoch}_itr{iteration}.pth.tar")
+
+
 def _snapshots(folder: str) -> list[tuple[int, str]]:
-    """``(N, path)`` of the ``snapshot_<N>.pth.tar`` files of ``folder``, newest first."""
+    """``(N, path)`` of the ``snapshot_<N>.pth.tar`` and ``snapshot_<N>_itr<I>.pth.tar`` files
+    of ``folder``, newest first (a finished epoch N is newer than its mid-epoch snapshots)."""
     if not osp.isdir(folder):
         return []
     found = []
     for name in os.listdir(folder):
         match = SNAPSHOT_RE.match(name)
         if match:
-            found.append((int(match.group(1)), osp.join(folder, name)))
-    return sorted(found, reverse=True)
+            found.append(((int(match.group(1)), float("inf")), osp.join(folder, name)))
+            continue
+        match = MID_EPOCH_RE.match(name)
+        if match:
+            key = (int(match.group(1)), float(match.group(2)))
+            found.append((key, osp.join(folder, name)))
+    return [(key[0], path) for key, path in sorted(found, reverse=True)]
+
+
+def remove_mid_epoch_snapshots(folder: str, epoch: int, keep: str | None = None) -> list[str]:
+    """Delete the mid-epoch snapshots of ``epoch`` in ``folder`` except ``keep``; returns them
+    (called once a newer snapshot of that epoch is written whole)."""
+    removed = []
+    for name in sorted(os.listdir(folder)) if osp.isdir(folder) else []:
+        match = MID_EPOCH_RE.match(name)
+        path = osp.join(folder, name)
+        if match and int(match.group(1)) == epoch and path != keep:
+            os.remove(path)
+            removed.append(path)
+    return removed
 
 
 def _previous_snapshot(path: str) -> str | None:
@@ -208,7 +235,8 @@ def _is_intact(path: str) -> str | None:
 
 
 def newest_intact_snapshot(folder: str) -> tuple[str, int] | None:
-    """The newest ``snapshot_<N>.pth.tar`` of ``folder`` that reads whole, as ``(path, N)``.
+    """The newest snapshot of ``folder`` that reads whole, as ``(path, N)``:
+    ``snapshot_<N>.pth.tar`` or a mid-epoch ``snapshot_<N>_itr<I>.pth.tar`` of a newer epoch.
 
     Each newer one that does not read (every file is read in full, on CPU) is renamed to
     ``<name>.corrupt`` (``.corrupt1``, ... if taken), with a warning naming it and the snapshot

@@ -29,10 +29,17 @@ def require_path(path: str, dataset: str, hint: str) -> str:
 
 
 def load_json(path: str, dataset: str, hint: str) -> Any:
-    """Read a JSON file; a missing file names the path and what to download (``hint``)."""
+    """Read a JSON file; a missing file names the path and what to download (``hint``), a
+    malformed one raises :class:`AnnotationError` naming the path and the position."""
     require_path(path, dataset, hint)
     with open(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as err:
+            raise AnnotationError(
+                f"{dataset}: {path} is not valid JSON ({err.msg} at line {err.lineno} column "
+                f"{err.colno}); the file is truncated or damaged: download or convert it again"
+            ) from err
 
 
 def get_key(entry: Mapping[str, Any], key: str, dataset: str, entry_id: Any) -> Any:

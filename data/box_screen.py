@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.utils.preprocessing import process_bbox
+from data.dataset import AnnotationError
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,13 @@ class BoxScreen:
     def screen(self, bbox: Sequence[float], entry: Any) -> bool:
         """Whether to keep the raw box ``[x, y, w, h]`` (image px) of ``entry`` (a name for the
         report, e.g. ``"annotation 12"``); counts what it drops or keeps with a warning."""
-        x, y, w, h = (float(value) for value in bbox)
+        try:
+            x, y, w, h = (float(value) for value in bbox)
+        except (TypeError, ValueError) as err:
+            raise AnnotationError(
+                f"{self.dataset} {self.data_split}: {entry}: malformed box {bbox!r} ({err}); "
+                "expected four numbers [x, y, w, h] in image pixels: repair the annotation file"
+            ) from err
         if not all(math.isfinite(value) for value in (x, y, w, h)):
             self._note(NON_FINITE, entry)
             return False

@@ -166,6 +166,10 @@ class Config:
     # Training loader: decode JPEGs at 1/2, 1/4 or 1/8 when the augmented box allows it (same
     # targets, other crop pixels); train split only, refused by test runs and the demos.
     fast_decode: bool = False
+    # Resume and bad training data (train.py).
+    save_every: int | None = None  # also write a mid-epoch snapshot every N iterations
+    max_bad_share: float = 0.01  # stop once more than this share of an epoch's samples is bad
+    strict_data: bool = False  # stop at the first bad training image
 
     # ---- derived values -------------------------------------------------------------------
     @property
@@ -308,7 +312,24 @@ def make_config(parts: str, **overrides: Any) -> Config:
             )
     if "num_thread" in values and int(values["num_thread"]) < 0:
         raise ConfigError(f"--num_thread: expected an integer >= 0, got {values['num_thread']}")
+    _check_run_length(values)
     return Config(parts=parts, **values)
+
+
+def _check_run_length(values: dict[str, Any]) -> None:
+    """Refuse settings that make a training run do nothing, and invalid resume/data limits."""
+    if int(values["end_epoch"]) < 1:
+        raise ConfigError(
+            f"--end_epoch: expected a positive integer (epochs to train), got {values['end_epoch']}"
+        )
+    for name in ("max_itr_per_epoch", "save_every"):
+        if values.get(name) is not None and int(values[name]) < 1:
+            raise ConfigError(
+                f"--{name}: expected a positive integer (or leave it out), got {values[name]}"
+            )
+    share = values.get("max_bad_share", 0.01)
+    if not 0.0 <= float(share) <= 1.0:
+        raise ConfigError(f"--max_bad_share: expected a share in [0, 1], got {share}")
 
 
 # ---- command line --------------------------------------------------------------------------

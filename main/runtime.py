@@ -73,9 +73,10 @@ def build_trainset(cfg: Config, transform: Any) -> Dataset:
             groups.append(MultipleDatasets(dbs, make_same_len=False))
     if not groups:
         raise ValueError("no training data set: --trainset_3d and --trainset_2d are both empty")
+    limits = dict(max_bad_share=cfg.max_bad_share, strict=cfg.strict_data)
     if len(groups) == 2:
-        return MultipleDatasets(groups, make_same_len=True)
-    return MultipleDatasets(groups, make_same_len=False)
+        return MultipleDatasets(groups, make_same_len=True, **limits)
+    return MultipleDatasets(groups, make_same_len=False, **limits)
 
 
 def seed_worker(worker_id: int) -> None:

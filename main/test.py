@@ -7,6 +7,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import argparse  # noqa: E402
 
+from main.cli_errors import add_debug_arg, run_cli  # noqa: E402
 from main.config import (  # noqa: E402
     ConfigError,
     config_from_args,
@@ -19,6 +20,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = make_run_parser("Test a Pose2Pose snapshot.")
     parser.add_argument("--test_epoch", type=int, default=None, help="loads snapshot_<N>.pth.tar")
     parser.add_argument("--snapshot", default=None, help="test this snapshot file instead")
+    add_debug_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -29,17 +31,14 @@ def main(argv=None) -> dict:
     except ConfigError as err:
         sys.exit(str(err))
     if args.test_epoch is None and args.snapshot is None:
-        sys.exit("--test_epoch: required (or --snapshot PATH)")
-    try:
-        cfg = config_from_args(
-            args, snapshot=None if args.snapshot is None else osp.abspath(args.snapshot)
-        )
-    except ConfigError as err:
-        sys.exit(str(err))
+        raise ConfigError("--test_epoch: required (or --snapshot PATH)")
+    cfg = config_from_args(
+        args, snapshot=None if args.snapshot is None else osp.abspath(args.snapshot)
+    )
     from main.runner import Tester
 
     return Tester(cfg, args.test_epoch).test()
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

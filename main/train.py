@@ -7,6 +7,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import argparse  # noqa: E402
 
+from main.cli_errors import add_debug_arg, run_cli  # noqa: E402
 from main.config import ConfigError, config_from_args, make_run_parser  # noqa: E402
 
 
@@ -27,27 +28,46 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--max_itr_per_epoch", type=int, default=None, help="stop each epoch after N iterations"
     )
+    parser.add_argument(
+        "--save_every",
+        type=int,
+        default=None,
+        help="also write snapshot_<epoch>_itr<N>.pth.tar every N iterations (--continue resumes "
+        "there; with --seed exactly as an uninterrupted run)",
+    )
+    parser.add_argument(
+        "--max_bad_share",
+        type=float,
+        default=None,
+        help="stop once more than this share of an epoch's samples has a bad image "
+        "(default 0.01); bad ones are replaced by the next sample",
+    )
+    parser.add_argument(
+        "--strict_data", action="store_true", help="stop at the first bad training image"
+    )
+    add_debug_arg(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.reset_epoch and args.snapshot is None:
-        sys.exit("--reset_epoch: only valid together with --snapshot PATH")
-    try:
-        cfg = config_from_args(
-            args,
-            continue_train=args.continue_train,
-            snapshot=None if args.snapshot is None else osp.abspath(args.snapshot),
-            reset_epoch=args.reset_epoch,
-            max_itr_per_epoch=args.max_itr_per_epoch,
-        )
-    except ConfigError as err:
-        sys.exit(str(err))
+        raise ConfigError("--reset_epoch: only valid together with --snapshot PATH")
+    extra = {"max_bad_share": args.max_bad_share} if args.max_bad_share is not None else {}
+    cfg = config_from_args(
+        args,
+        continue_train=args.continue_train,
+        snapshot=None if args.snapshot is None else osp.abspath(args.snapshot),
+        reset_epoch=args.reset_epoch,
+        max_itr_per_epoch=args.max_itr_per_epoch,
+        save_every=args.save_every,
+        strict_data=args.strict_data,
+        **extra,
+    )
     from main.runner import Trainer
 
     Trainer(cfg).train()
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

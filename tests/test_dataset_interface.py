@@ -103,10 +103,10 @@ def test_cli_refuses_with_one_line(script, tmp_path) -> None:
         argv += ["--test_epoch", "0"]
     run = subprocess.run([sys.executable, str(ROOT / "main" / script), *argv],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert run.returncode != 0
+    assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert lines == [
-        "--testset: PW3D cannot be the test set of the hand part; valid names for hand: "
+        "error: --testset: PW3D cannot be the test set of the hand part; valid names for hand: "
         "MSCOCO, FreiHAND, InterHand26M"
     ]
     assert not list(tmp_path.iterdir())  # refused before anything is written

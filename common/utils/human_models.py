@@ -26,7 +26,12 @@ import torch
 from smplx.utils import Struct, to_np
 
 from common.utils.flame_layer import FlameLayer
-from common.utils.model_files import load_model_npy, load_model_pickle, require_file
+from common.utils.model_files import (
+    check_body_model_arrays,
+    load_model_npy,
+    load_model_pickle,
+    require_file,
+)
 from common.utils.transforms import transform_joint_to_other_db
 
 logger = logging.getLogger(__name__)
@@ -133,7 +138,7 @@ class SMPL:
         """Arrays of the SMPL file of ``gender`` (read once)."""
         if gender not in self._data:
             path = require_file(self.model_file(gender), "SMPL", SMPL_WEBSITE)
-            self._data[gender] = load_model_pickle(path)
+            self._data[gender] = check_body_model_arrays(load_model_pickle(path), path)
         return self._data[gender]
 
     def layer(self, gender: str = "neutral") -> smplx.SMPL:
@@ -224,7 +229,7 @@ class MANO:
         """Arrays of the MANO file of ``hand_type`` (read once)."""
         if hand_type not in self._data:
             path = require_file(self.model_file(hand_type), "MANO", MANO_WEBSITE)
-            self._data[hand_type] = load_model_pickle(path)
+            self._data[hand_type] = check_body_model_arrays(load_model_pickle(path), path)
         return self._data[hand_type]
 
     def _build(self, hand_type: str) -> smplx.MANO:
@@ -333,7 +338,8 @@ class FLAME:
     def data(self) -> dict[str, Any]:
         """Arrays of ``flame/FLAME_NEUTRAL.pkl`` (read once)."""
         if self._data is None:
-            self._data = load_model_pickle(self._path("FLAME_NEUTRAL.pkl"))
+            path = self._path("FLAME_NEUTRAL.pkl")
+            self._data = check_body_model_arrays(load_model_pickle(path), path)
         return self._data
 
     def layer(self) -> FlameLayer:

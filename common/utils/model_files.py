@@ -188,6 +188,53 @@ def load_model_pickle(path: str) -> dict[str, Any]:
         return _as_dict(_unpickle(file, path), path)
 
 
+# Arrays every SMPL / MANO / FLAME file must hold, and how their shapes relate (V vertices,
+# J joints): smplx reads them without checking and fails deep inside with no file named.
+BODY_MODEL_KEYS = (
+    "v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f",
+)  # fmt: skip
+
+
+def check_body_model_arrays(data: dict[str, Any], path: str) -> dict[str, Any]:
+    """Check the arrays of a body model file before smplx uses them; returns ``data``.
+
+    Expected: ``v_template`` (V, 3), ``shapedirs`` (V, 3, S), ``posedirs`` (V, 3, P),
+    ``J_regressor`` (J, V), ``weights`` (V, J), ``kintree_table`` (2, J), ``f`` (F, 3).
+
+    Raises:
+        ModelFileError: a key is missing or an array has another shape (file and key named).
+    """
+    missing = [key for key in BODY_MODEL_KEYS if key not in data]
+    if missing:
+        raise ModelFileError(
+            f"{path}: missing key(s) {', '.join(missing)}; the file is not a complete SMPL/MANO/"
+            "FLAME model: download it again"
+        )
+    shapes = {key: tuple(getattr(data[key], "shape", ())) for key in BODY_MODEL_KEYS}
+    vertices = shapes["v_template"][0] if len(shapes["v_template"]) == 2 else None
+    joints = shapes["J_regressor"][0] if len(shapes["J_regressor"]) == 2 else None
+    expected = {
+        "v_template": (vertices, 3),
+        "shapedirs": (vertices, 3, None),
+        "posedirs": (vertices, 3, None),
+        "J_regressor": (joints, vertices),
+        "weights": (vertices, joints),
+        "kintree_table": (2, joints),
+        "f": (None, 3),
+    }
+    for key, want in expected.items():
+        got = shapes[key]
+        if vertices is None or len(got) != len(want) or any(
+            w is not None and g != w for g, w in zip(got, want)
+        ):
+            text = "(" + ", ".join("*" if w is None else str(w) for w in want) + ")"
+            raise ModelFileError(
+                f"{path}: key {key!r} has shape {got}, expected {text}; the file is damaged or "
+                "not an SMPL/MANO/FLAME model: download it again"
+            )
+    return data
+
+
 def load_model_npy(path: str) -> dict[str, Any]:
     """Read a ``.npy`` file holding a pickled dictionary (``flame_dynamic_embedding.npy``).
 
