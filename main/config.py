@@ -163,6 +163,7 @@ class Config:
     reset_epoch: bool = False  # with `snapshot`: start at epoch 0 with a fresh optimizer
     seed: int | None = None  # seed torch, numpy and random (the original sets none)
     max_itr_per_epoch: int | None = None  # stop each epoch early (smoke runs, quick start)
+    tensorboard: bool = False  # TensorBoard curves under <output_dir>/tensorboard
 
     # ---- derived values -------------------------------------------------------------------
     @property
@@ -449,6 +450,9 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amp", default=None, choices=AMP_MODES, help="mixed precision")
     parser.add_argument("--channels_last", action="store_true", help="channels-last convolutions")
     parser.add_argument("--seed", type=int, default=None, help="seed torch, numpy and random")
+    parser.add_argument(
+        "--tensorboard", action="store_true", help="TensorBoard curves in OUTPUT/tensorboard"
+    )
 
 
 def make_run_parser(description: str) -> argparse.ArgumentParser:
@@ -518,7 +522,9 @@ def config_from_args(
             overrides[name] = value
     if getattr(args, "backbone_weights", None) is not None:
         overrides["backbone_weights"] = osp.abspath(args.backbone_weights)
-    for name in ("no_imagenet", "non_strict", "channels_last", "interhand_original_left_eval"):
+    for name in (
+        "no_imagenet", "non_strict", "channels_last", "interhand_original_left_eval", "tensorboard"
+    ):
         if getattr(args, name, False):
             overrides[name] = True
     overrides.update(extra)

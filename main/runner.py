@@ -36,6 +36,7 @@ from main.runtime import (
     split_outputs,
     to_device,
 )
+from main.tensorboard_log import open_tensorboard
 
 
 class TrainingDiverged(RuntimeError):
@@ -52,6 +53,7 @@ class Trainer:
         if self.runtime.is_main:
             os.makedirs(cfg.model_dir, exist_ok=True)
         self.logger = get_run_logger(cfg.log_dir, "train_logs.txt", console=self.runtime.is_main)
+        self.tensorboard = open_tensorboard(cfg, "train") if self.runtime.is_main else None
         self.tot_timer, self.gpu_timer, self.read_timer = Timer(), Timer(), Timer()
         self.start_epoch = 0
 
@@ -147,6 +149,8 @@ class Trainer:
                 save_snapshot(path, epoch, self.model, self.optimizer)
                 self.logger.info(f"Write snapshot into {path}")
             rt.barrier()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         close_run_logger(self.logger)
 
     def train_step(
@@ -210,6 +214,11 @@ class Trainer:
             ]
             line += [f"loss_{k}: {v.detach().item():.4f}" for k, v in loss.items()]
             self.logger.info(" ".join(line))
+            if self.tensorboard is not None:
+                self.tensorboard.train_iteration(
+                    epoch * self.itr_per_epoch + itr, loss, self.get_lr(),
+                    len(inputs["img"]) * rt.world_size, self.read_timer.diff + self.gpu_timer.diff,
+                )  # fmt: skip
             bar.update(1)
             self.tot_timer.toc()
             self.tot_timer.tic()
@@ -260,13 +269,14 @@ class Tester:
         self.logger.info("Creating graph...")
         model = get_model(self.cfg, "test")
         self.model = self.runtime.wrap(model)
-        load_snapshot(
+        ckpt = load_snapshot(
             self.model_path,
             self.model,
             strict=not self.cfg.non_strict,
             map_location=self.runtime.device,
             log=self.logger,
         )
+        self.snapshot_epoch = int(ckpt.get("epoch", 0))
         self.model.eval()
 
     @torch.no_grad()
@@ -296,5 +306,9 @@ class Tester:
                 merge_eval_results(eval_result, part)
         if rt.is_main:
             self.testset.print_eval_result(eval_result)
+            tensorboard = open_tensorboard(cfg, "test")
+            if tensorboard is not None:
+                tensorboard.test_metrics(eval_result, self.snapshot_epoch)
+                tensorboard.close()
         close_run_logger(self.logger)
         return eval_result

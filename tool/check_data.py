@@ -78,8 +78,8 @@ def _box_defects(ds: Any, name: str, split: str, files: Sequence[str]) -> list[D
     out = []
     for entry in screen.entries.get("non-finite", []):
         file = next((f for f in files if osp.basename(f) in entry), files[0] if files else "")
-        out.append(Defect(name, split, file or ds.root_dir, entry,
-                          "box with a NaN or infinite coordinate (the loader drops it)"))  # fmt: skip
+        problem = "box with a NaN or infinite coordinate (the loader drops it)"
+        out.append(Defect(name, split, file or ds.root_dir, entry, problem))
     hidden = count - len(out)
     if hidden > 0:
         out.append(Defect(name, split, out[-1].file, "", f"{hidden} more boxes with a NaN or "
@@ -138,17 +138,24 @@ def scan_dataset(
             if problem is not None:
                 defects.append(Defect(name, split, path, entry, problem))
             elif annotated and shape != tuple(int(v) for v in annotated):
-                defects.append(
-                    Defect(
-                        name,
-                        split,
-                        path,
-                        entry,
-                        f"image is {shape[0]}x{shape[1]} "
-                        f"(HxW), the annotation says {annotated[0]}x{annotated[1]}",
-                    )
-                )
+                problem = (f"image is {shape[0]}x{shape[1]} (HxW), the annotation says "
+                           f"{annotated[0]}x{annotated[1]}")  # fmt: skip
+                defects.append(Defect(name, split, path, entry, problem))
     return defects, len(first_use), busy
+
+
+def make_pool(workers: int) -> Any:
+    """``workers`` decoding processes, or None for 1 (decode in this process).
+
+    The workers are forked from a fresh server process that has imported the decoder (torch
+    included) once: no fork of this process, which holds torch's threads, and no import per
+    worker.
+    """
+    if workers <= 1:
+        return None
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["tool.data_checks"])
+    return ctx.Pool(workers, initializer=init_worker)
 
 
 def peak_memory_mb() -> dict[str, float]:
@@ -169,15 +176,19 @@ def scan(
         defects, warnings = check_model_files(cfg.parts, cfg.human_model_path)
     rows = []
     images = 0
-    busy = 0.0
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-    pool = ctx.Pool(workers, initializer=init_worker) if workers > 1 else None
+    busy = load_s = check_s = 0.0
+    pool = make_pool(workers)
+    pool_s = time.perf_counter() - start
     try:
         for name, split in scan_jobs(cfg):
+            tic = time.perf_counter()
             ds, found = load_dataset(cfg, name, split)
+            load_s += time.perf_counter() - tic
             row: dict[str, Any] = {"dataset": name, "split": split, "kept": None, "dropped": {}}
             if ds is not None:
+                tic = time.perf_counter()
                 more, n_images, seconds = scan_dataset(ds, name, split, pool, progress)
+                check_s += time.perf_counter() - tic
                 found += more
                 images += n_images
                 busy += seconds
@@ -200,7 +211,12 @@ def scan(
         "warnings": warnings,
         "images": images,
         "workers": workers,
-        "wall_s": round(wall, 3),
+        "wall_s": round(wall, 3),  # everything, worker start included
+        "pool_start_s": round(pool_s, 3),
+        "load_s": round(load_s, 3),  # the datasets' record loaders
+        "check_s": round(check_s, 3),  # record checks and image decoding
+        "images_per_s": round(images / check_s, 1) if check_s > 0 else None,
+        # Decoding time measured inside the workers (their busy time).
         "images_per_s_per_worker": round(images / busy, 1) if busy > 0 else None,
         "peak_memory_mb": peak_memory_mb(),
     }

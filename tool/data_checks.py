@@ -25,6 +25,7 @@ import numpy as np
 
 from common.utils.image_check import BadImageError
 from common.utils.model_files import ModelFileError, load_model_npy, load_model_pickle
+from common.utils.preprocessing import decode_img
 
 # A fit that the loader turns into targets: None in a record means the fit is missing.
 REQUIRED_FITS = ("smpl_param", "flame_param", "cam_param")
@@ -122,8 +123,6 @@ def record_problems(record: Mapping[str, Any]) -> list[str]:
 
 def check_image(path: str) -> tuple[str, str | None, tuple[int, int] | None]:
     """Decode ``path`` as the loader does. Returns ``(path, problem or None, (H, W) or None)``."""
-    from common.utils.preprocessing import decode_img
-
     try:
         img = decode_img(path, order="BGR", check=True)
     except FileNotFoundError:
