@@ -170,6 +170,7 @@ class Config:
     save_every: int | None = None  # also write a mid-epoch snapshot every N iterations
     max_bad_share: float = 0.01  # stop once more than this share of an epoch's samples is bad
     strict_data: bool = False  # stop at the first bad training image
+    tensorboard: bool = False  # TensorBoard curves under <output_dir>/tensorboard
 
     # ---- derived values -------------------------------------------------------------------
     @property
@@ -480,6 +481,9 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amp", default=None, choices=AMP_MODES, help="mixed precision")
     parser.add_argument("--channels_last", action="store_true", help="channels-last convolutions")
     parser.add_argument("--seed", type=int, default=None, help="seed torch, numpy and random")
+    parser.add_argument(
+        "--tensorboard", action="store_true", help="TensorBoard curves in OUTPUT/tensorboard"
+    )
 
 
 def make_run_parser(description: str) -> argparse.ArgumentParser:
@@ -555,6 +559,7 @@ def config_from_args(
         "channels_last",
         "interhand_original_left_eval",
         "fast_decode",
+        "tensorboard",
     ):
         if getattr(args, name, False):
             overrides[name] = True

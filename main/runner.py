@@ -52,6 +52,7 @@ from main.runtime import (
     split_outputs,
     to_device,
 )
+from main.tensorboard_log import open_tensorboard
 
 
 class TrainingDiverged(RuntimeError):
@@ -70,6 +71,7 @@ class Trainer:
         self.logger = get_run_logger(cfg.log_dir, "train_logs.txt", console=self.runtime.is_main)
         if self.runtime.is_main:
             log_run_header(self.logger, cfg)
+        self.tensorboard = open_tensorboard(cfg, "train") if self.runtime.is_main else None
         self.tot_timer, self.gpu_timer, self.read_timer = Timer(), Timer(), Timer()
         self.start_epoch, self.start_itr = 0, 0  # first epoch, iterations of it already done
 
@@ -217,6 +219,8 @@ class Trainer:
                 remove_mid_epoch_snapshots(cfg.model_dir, epoch)
                 self.logger.info(f"Write snapshot into {path}")
             rt.barrier()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         close_run_logger(self.logger)
 
     def _save(self, path: str, epoch: int, iteration: int | None) -> None:
@@ -297,6 +301,11 @@ class Trainer:
             ]
             line += [f"loss_{k}: {v.detach().item():.4f}" for k, v in loss.items()]
             self.logger.info(" ".join(line))
+            if self.tensorboard is not None:
+                self.tensorboard.train_iteration(
+                    epoch * self.itr_per_epoch + itr, loss, self.get_lr(),
+                    len(inputs["img"]) * rt.world_size, self.read_timer.diff + self.gpu_timer.diff,
+                )  # fmt: skip
             bar.update(1)
             if cfg.save_every and (itr + 1) % cfg.save_every == 0 and itr + 1 < n_itr:
                 if rt.is_main:
@@ -353,13 +362,14 @@ class Tester:
         self.logger.info("Creating graph...")
         model = get_model(self.cfg, "test")
         self.model = self.runtime.wrap(model)
-        load_snapshot(
+        ckpt = load_snapshot(
             self.model_path,
             self.model,
             strict=not self.cfg.non_strict,
             map_location=self.runtime.device,
             log=self.logger,
         )
+        self.snapshot_epoch = int(ckpt.get("epoch", 0))
         self.model.eval()
 
     @torch.no_grad()
@@ -389,5 +399,9 @@ class Tester:
                 merge_eval_results(eval_result, part)
         if rt.is_main:
             self.testset.print_eval_result(eval_result)
+            tensorboard = open_tensorboard(cfg, "test")
+            if tensorboard is not None:
+                tensorboard.test_metrics(eval_result, self.snapshot_epoch)
+                tensorboard.close()
         close_run_logger(self.logger)
         return eval_result
