@@ -243,8 +243,15 @@ def untrained_detector_file(tmp_path_factory) -> Path:
 
 
 def test_keypoint_rcnn_from_a_state_dict_and_the_nobody_found_path(
-    tmp_path, capsys, demo_snapshots, standin_model_dir, untrained_detector_file  # noqa: F811
+    monkeypatch, tmp_path, capsys, demo_snapshots, standin_model_dir, untrained_detector_file  # noqa: F811
 ):
+    import functools
+
+    import common.detector as detector
+
+    # The network's resize to 800 px is slow on a CPU; 160 px keeps every other step as is.
+    monkeypatch.setattr(detector, "load_detector",
+                        functools.partial(detector.load_detector, min_size=160))  # fmt: skip
     img = two_people_image()[:96, :128].copy()
     image = write_png(tmp_path / "small.png", img)
     common = ["--img", str(image), "--detector_weights", str(untrained_detector_file)]
@@ -284,16 +291,34 @@ def test_offline_without_detector_weights_is_one_line(
 # ---- videos ----------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def body_net(standin_model_dir, demo_snapshots) -> PartNet:  # noqa: F811
+    from main.config import make_config
+    from main.inference import human_model_faces, load_demo_model
+
+    cfg = make_config("body", human_model_path=str(standin_model_dir), gpu_ids=())
+    return PartNet("body", cfg, load_demo_model(cfg, demo_snapshots["body"]),
+                   human_model_faces("body", cfg))  # fmt: skip
+
+
 @pytest.mark.parametrize("every_nth, frames, fps", [(1, 10, 10.0), (2, 5, 5.0)])
 def test_video_in_video_and_json_lines_out(
-    tmp_path, capsys, demo_snapshots, standin_model_dir, every_nth, frames, fps  # noqa: F811
+    tmp_path, capsys, demo_snapshots, standin_model_dir, body_net, every_nth, frames, fps  # noqa: F811
 ):
+    from common.utils.media import MediaInput
+    from main.people_demo import run_people_demo
+
     video = write_video(tmp_path / "clip.mp4", 10, 10.0)
-    argv = ["--img", str(video), "--bbox", "10", "8", "60", "112", "--every_nth", str(every_nth)]
-    argv += ["--output_dir", str(tmp_path / "out")]
-    argv += _common_argv("body", demo_snapshots, standin_model_dir)
-    status, _, err = run("body", argv, capsys, tmp_path)
-    assert status == 0, err
+    box = ["10", "8", "60", "112"]
+    if every_nth == 1:  # the command line
+        argv = ["--img", str(video), "--bbox", *box, "--output_dir", str(tmp_path / "out")]
+        status, _, err = run("body", argv + _common_argv("body", demo_snapshots,
+                                                          standin_model_dir), capsys, tmp_path)
+        assert status == 0, err
+    else:  # the same run with the network already loaded
+        media = MediaInput(str(video), None, every_nth)
+        people = lambda img, name: typed_people({"bbox": [int(v) for v in box]}, [body_net])  # noqa: E731
+        run_people_demo(media, people, [body_net], str(tmp_path / "out"))
     folder = tmp_path / "out" / "clip"
     assert sorted(os.listdir(folder)) == ["overlay.mp4", "params.jsonl"]
     count, out_fps = video_info(folder / "overlay.mp4")
@@ -306,14 +331,15 @@ def test_video_in_video_and_json_lines_out(
         assert person["parts"]["body"]["box"] == [10, 8, 60, 112]
 
 
-def test_video_ids_stay_with_the_people_over_frames(
-    tmp_path, capsys, demo_snapshots, standin_model_dir  # noqa: F811
-):
+def test_video_ids_stay_with_the_people_over_frames(tmp_path, body_net):
+    from common.utils.media import MediaInput
+    from main.people_demo import run_people_demo
+
     video = write_video(tmp_path / "walk.mp4", 4, 8.0)
-    argv = ["--img", str(video), "--output_dir", str(tmp_path / "out"), "--no_render"]
-    argv += ["--batch_size", "2"] + _common_argv("body", demo_snapshots, standin_model_dir)
-    status, _, err = run("body", argv, capsys, tmp_path, FakeDetector(step=3.0))
-    assert status == 0, err
+    media = MediaInput(str(video))
+    args = demo_cli.build_parser("body").parse_args([])
+    find = demo_cli.make_finder(args, media, ["body"], "cpu", FakeDetector(step=3.0))
+    run_people_demo(media, find, [body_net], str(tmp_path / "out"), batch_size=2, render=False)
     folder = tmp_path / "out" / "walk"
     assert os.listdir(folder) == ["params.jsonl"]  # no renders: no video
     lines = [json.loads(line) for line in (folder / "params.jsonl").read_text().splitlines()]
