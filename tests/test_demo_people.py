@@ -404,3 +404,14 @@ def test_quickstart_snapshot_selects_the_quickstart_models(
     assert any("quick start" in r.getMessage() and "human_model_files" in r.getMessage()
                for r in caplog.records)  # fmt: skip
     assert (tmp_path / "out" / "output_body.obj").is_file()
+
+
+def test_demo_benchmark_people_give_every_part_box():
+    # tool/bench_demo.py's frames crop two bodies, four hands and two faces, as it says.
+    from common.utils.people import find_people
+    from tool.bench_demo import FRAME_HW, fixed_people
+
+    img = np.zeros((*FRAME_HW, 3), np.uint8)
+    people = find_people(img, lambda _: fixed_people(), KEYPOINT_MIN_SCORE)
+    assert [sorted(p.boxes) for p in people] == [["body", "face", "lhand", "rhand"]] * 2
+    assert all(not p.skipped for p in people)
