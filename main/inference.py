@@ -36,6 +36,7 @@ import numpy as np
 from main.config import Config
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 
@@ -210,6 +211,31 @@ def load_demo_model(cfg: Config, snapshot: str) -> nn.Module:
     return model.to(cfg.device).eval()
 
 
+def forward_crops(model: nn.Module, crops: torch.Tensor, batch_size: int | None = None) -> dict:
+    """Test-mode outputs of ``crops``, run through the network ``batch_size`` crops at a time.
+
+    Args:
+        model: the test-mode model.
+        crops: (N, 3, H_in, W_in) RGB in [0, 1], on the model's device.
+        batch_size: crops per forward pass; None runs all N at once.
+
+    Returns:
+        Output key -> (N, ...) tensor, the batches concatenated in order.
+    """
+    import torch
+
+    step = len(crops) if batch_size is None else batch_size
+    if step < 1:
+        raise DemoError(f"--batch_size must be >= 1, got {batch_size}")
+    outs = []
+    with torch.no_grad():
+        for start in range(0, len(crops), step):
+            outs.append(model({"img": crops[start : start + step]}, {}, {}, "test"))
+    if len(outs) == 1:
+        return outs[0]
+    return {key: torch.cat([o[key] for o in outs]) for key in outs[0]}
+
+
 def _write_json(path: str, values: Mapping[str, Any]) -> None:
     with open(path, "w") as f:
         json.dump(values, f)
@@ -226,21 +252,19 @@ def read_image_and_boxes(
         cfg: configuration of the part (``input_img_shape``).
 
     Returns:
-        The image, (H, W, 3) float32 RGB 0-255, and the targets present in ``boxes`` (in the
+        The image, (H, W, 3) float32 RGB 0-255 (a photo turned upright by its EXIF
+        orientation), and the targets present in ``boxes`` (in the
         part's order: right hand before left hand) with their processed boxes.
 
     Raises:
         DemoError: unreadable image, or a box that is empty or outside it.
     """
-    from common.utils.preprocessing import load_img
+    from common.utils.media import MediaError, read_user_image
 
     try:
-        img = load_img(image_path)
-    except OSError as err:
-        raise DemoError(
-            f"--img {image_path}: cannot read it as an image (missing, unreadable or not a "
-            "PNG/JPEG file)"
-        ) from err
+        img = read_user_image(image_path).astype(np.float32)  # upright by EXIF orientation
+    except MediaError as err:
+        raise DemoError(f"--img {err}") from err
     img_height, img_width = img.shape[:2]
     processed = [
         (
@@ -267,6 +291,7 @@ def run_image(
     faces: Mapping[str, np.ndarray],
     out_dir: str,
     render: bool = True,
+    batch_size: int | None = None,
 ) -> DemoResult:
     """Run the demo of ``cfg.parts`` on one image and write its files into ``out_dir``.
 
@@ -278,6 +303,7 @@ def run_image(
         faces: target name -> (F, 3) triangle indices.
         out_dir: output folder (created if missing).
         render: try to render; False skips the two renders per target.
+        batch_size: crops per forward pass; None (today's run) passes all targets at once.
 
     Returns:
         The written files and, when a render was attempted and failed for lack of an OpenGL
@@ -297,8 +323,7 @@ def run_image(
         )
         crops.append(torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1))) / 255)
     inputs = {"img": torch.stack(crops).to(cfg.device)}  # (B, 3, H_in, W_in), RGB in [0, 1]
-    with torch.no_grad():
-        out = model(inputs, {}, {}, "test")
+    out = forward_crops(model, inputs["img"], batch_size)
 
     os.makedirs(out_dir, exist_ok=True)
     result = DemoResult(written=[])

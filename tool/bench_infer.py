@@ -17,6 +17,9 @@ Prints one table with, per part:
   (torchvision's Keypoint R-CNN) on a random 640x480 image, keypoints for 2 people, on the CPU
   and on CUDA when present. Its weights are UNTRAINED (built without downloads): the figure is
   the network's speed, not a check that it finds anyone.
+* ``body`` / ``whole`` demo frames/s (with ``--demo_fps``): the detector demo end to end per
+  frame (detector, part boxes, networks, renders, files) on the CPU and CUDA; see
+  ``tool/bench_demo.py`` (untrained detector, two fixed people).
 
 Weights: an untrained test-mode model saved as a snapshot in a temporary folder (the weights do
 not change the speed), or ``--snapshot`` for a single part. Human models: stand-ins made in the
@@ -302,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--detector", action="store_true", help="add the (untrained) person detector's rows"
     )
+    parser.add_argument("--demo_fps", action="store_true",
+                        help="add end-to-end demo frames/s rows (detector + networks + render)")
     parser.add_argument("--resnet_type", type=int, default=50, help="backbone depth (default 50)")
     parser.add_argument(
         "--snapshot", default=None, help="weights for a single part (default: untrained)"
@@ -354,6 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 notes += part_notes
             if args.detector:
                 rows += detector_rows(parse_devices(args.devices), args.warmup, args.iters)
+            if args.demo_fps:
+                from tool.bench_demo import demo_fps_rows
+
+                rows += demo_fps_rows(parse_devices(args.devices), inputs, args.resnet_type,
+                                      args.warmup, args.iters)  # fmt: skip
     except FileNotFoundError as err:  # missing human model files
         parser.exit(2, f"error: {err}\n")
     made = f"; {', '.join(inputs.made)}" if inputs.made else ""

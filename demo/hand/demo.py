@@ -1,6 +1,7 @@
 """Hand demo: ``cd demo/hand && python demo.py --gpu 0`` (or ``python demo/hand/demo.py``).
 
-Writes the mesh, its renders over the crop and the image, and the parameters; see
+Writes the mesh, its renders over the crop and the image, and the parameters; without a box
+the person detector finds everyone (images, folders, videos). See
 ``python demo.py --help`` and ``main/demo_cli.py``.
 """
 
