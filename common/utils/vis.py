@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from common.utils.render import (  # noqa: F401  (re-exported: the demo's import path)
+    RENDER_FIX_HINT,
     RenderBackendError,
     lambert_shade,
     render_mesh,
@@ -212,6 +213,7 @@ def save_image(path: str, img_rgb: np.ndarray) -> None:
 
 
 __all__ = [
+    "RENDER_FIX_HINT",
     "RenderBackendError",
     "lambert_shade",
     "render_mesh",
