@@ -18,6 +18,8 @@ if str(ROOT) not in sys.path:
 
 # Headless rendering on CPU unless the caller chose a platform.
 os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+# The suite never downloads: the demos' detector path reports missing weights instead.
+os.environ.setdefault("POSE2POSE_NO_DOWNLOAD", "1")
 
 
 @pytest.fixture(scope="session")

@@ -126,7 +126,7 @@ def test_injected_defects(capsys, tmp_path, standin_model_dir, broken) -> None:
     assert "NaN or infinite" in by_file[files["nan_box"]]["problem"]
     assert by_file[files["nan_box"]]["entry"].startswith("annotation ")
     assert "has no key" in by_file[files["fit"]]["problem"]
-    assert "JSONDecodeError" in by_file[files["json"]]["problem"]
+    assert "is not valid JSON" in by_file[files["json"]]["problem"]
     # Image defects name the record that uses the file.
     assert by_file[files["jpeg"]]["entry"].startswith("record 0")
     # One printed line per defect, each naming its file.

@@ -129,7 +129,7 @@ class BodyRenderer:
     """Random renders of one SMPL layer on one reused off-screen context (close it after use)."""
 
     def __init__(self, smpl: Any, img_size: Sequence[int] = IMG_SIZE) -> None:
-        from common.utils.vis import _load_triton_before_mesa, _select_gl_platform
+        from common.utils.render import _load_triton_before_mesa, _select_gl_platform
 
         _select_gl_platform()
         _load_triton_before_mesa()
