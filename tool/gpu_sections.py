@@ -207,7 +207,7 @@ def bf16_refusal(ctx: CheckContext) -> str:
 
 
 def build_body_trainset(ctx: CheckContext, batch_size: int):
-    from tool.bench_train import build_trainset
+    from main.runtime import build_trainset
 
     return build_trainset(
         ctx.config("body", train_batch_size=batch_size, **BODY_SETS), T.ToTensor()
