@@ -13,17 +13,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.spatial import cKDTree
 
+from common.utils.keypoints import H36M_EVAL_JOINTS, H36M_JOINTS_NAME, H36M_ROOT_IDX
 from common.utils.transforms import rigid_align
-
-# Human3.6M 17-joint set; also the joints of J_regressor_h36m_smpl.npy.
-H36M_JOINTS_NAME = (
-    "Pelvis", "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Torso", "Neck",
-    "Head", "Head_top", "L_Shoulder", "L_Elbow", "L_Wrist", "R_Shoulder", "R_Elbow", "R_Wrist",
-)  # fmt: skip
-H36M_FLIP_PAIRS = ((1, 4), (2, 5), (3, 6), (14, 11), (15, 12), (16, 13))
-H36M_ROOT_IDX = 0
-# Evaluation joints: all but Pelvis, Torso and Head.
-H36M_EVAL_JOINTS = (1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 14, 15, 16)
 
 H36M_REGRESSOR_FILE = "J_regressor_h36m_smpl.npy"
 H36M_VERTEX_NUM = 6890

@@ -15,7 +15,9 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from data.metrics import H36M_JOINTS_NAME
+from common.utils.keypoints import H36M_JOINTS_NAME
+from common.utils.keypoints import MPI_INF_3DHP_JOINTS_NAME as MPI_INF_3DHP_JOINTS
+from common.utils.keypoints import MPII_JOINTS_NAME as MPII_JOINTS
 from tool.make_fixtures import (
     FixtureContext,
     background,
@@ -93,10 +95,6 @@ def _keypoints(joints_px: np.ndarray, height: int, width: int) -> np.ndarray:
 # ---- MPII ------------------------------------------------------------------------------------
 
 MPII_IMG_SIZE = (240, 320)  # (H, W); the real images are about 720 x 1280
-MPII_JOINTS = (
-    "R_Ankle", "R_Knee", "R_Hip", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Thorax", "Neck",
-    "Head_top", "R_Wrist", "R_Elbow", "R_Shoulder", "L_Shoulder", "L_Elbow", "L_Wrist",
-)  # fmt: skip
 # Images, each a list of persons: (x offset m, depth m, what happens to the person).
 MPII_SAMPLES = (
     ((0.0, 5.0, "kept"),),
@@ -154,10 +152,6 @@ def write_mpii(ctx: FixtureContext) -> dict[str, Any]:
 # ---- MPI-INF-3DHP ----------------------------------------------------------------------------
 
 MPI_INF_3DHP_IMG_SIZE = (256, 256)  # (H, W); the real "1k" images are about 1024 x 1024
-MPI_INF_3DHP_JOINTS = (
-    "Head_top", "Neck", "R_Shoulder", "R_Elbow", "R_Wrist", "L_Shoulder", "L_Elbow", "L_Wrist",
-    "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Torso", "Head",
-)  # fmt: skip
 # (subject, sequence, frame, camera, what happens to the sample).
 MPI_INF_3DHP_SAMPLES = (
     (1, 1, 0, 0, "kept"),

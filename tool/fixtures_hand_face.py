@@ -20,6 +20,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from common.utils.human_models import FLAME, MANO, get_flame, get_mano
+from common.utils.keypoints import INTERHAND_JOINTS_NAME
 from tool.make_fixtures import (
     FixtureContext,
     background,
@@ -216,11 +217,6 @@ def write_freihand(ctx: FixtureContext) -> dict[str, Any]:
 # ---- InterHand2.6M ---------------------------------------------------------------------------
 
 INTERHAND_IMG_SIZE = (256, 192)  # (H, W); the real images are 512 x 334
-INTERHAND_JOINTS_NAME = (
-    "Thumb_4", "Thumb_3", "Thumb_2", "Thumb_1", "Index_4", "Index_3", "Index_2", "Index_1",
-    "Middle_4", "Middle_3", "Middle_2", "Middle_1", "Ring_4", "Ring_3", "Ring_2", "Ring_1",
-    "Pinky_4", "Pinky_3", "Pinky_2", "Pinky_1", "Wrist",
-)  # fmt: skip
 # split -> (capture, sequence, number of camera folders, frames); each frame: (frame_idx,
 # hand_type, {camera index: kept?}, hands with a null MANO fit, {hand: invalid joint indices}).
 INTERHAND_SPLITS = {

@@ -13,6 +13,9 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from common.utils.human_models import SMPL, get_flame, get_mano
+from common.utils.keypoints import COCO_BODY_JOINTS_NAME as COCO_BODY_NAMES
+from common.utils.keypoints import COCO_FACE_FROM_FLAME
+from common.utils.keypoints import COCO_FOOT_JOINTS_NAME as COCO_FOOT_NAMES
 from tool.fixtures_hand_face import (
     FACE_COLOR,
     HAND_COLORS,
@@ -42,13 +45,6 @@ EMPTY_BOX = [0.0, 0.0, 0.0, 0.0]
 
 COCO_IMG_SIZE = (320, 320)  # (H, W)
 COCO_FOCAL = (420.0, 420.0)
-# COCO's 17 body keypoints and 6 foot keypoints, by the names of the SMPL supervision set.
-COCO_BODY_NAMES = ("Nose", "L_Eye", "R_Eye", "L_Ear", "R_Ear", "L_Shoulder", "R_Shoulder",
-                   "L_Elbow", "R_Elbow", "L_Wrist", "R_Wrist", "L_Hip", "R_Hip", "L_Knee",
-                   "R_Knee", "L_Ankle", "R_Ankle")  # fmt: skip
-COCO_FOOT_NAMES = ("L_Big_toe", "L_Small_toe", "L_Heel", "R_Big_toe", "R_Small_toe", "R_Heel")
-# COCO face keypoint k comes from FLAME joint k + 56 (k < 17, contour) or k - 12 (k >= 17).
-COCO_FACE_FROM_FLAME = tuple(k + 56 if k < 17 else k - 12 for k in range(68))
 
 # Per split and image: persons with the parts they show and why samples are kept or dropped.
 #   body: 'ok' | 'crowd' | 'no_kpts' | 'empty_box' | None;  hands/face: 'ok' | 'invalid' |

@@ -33,7 +33,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from common.utils.human_models import SMPL, get_smpl  # noqa: E402
-from data.metrics import H36M_JOINTS_NAME, H36M_REGRESSOR_FILE  # noqa: E402
+from common.utils.keypoints import H36M_JOINTS_NAME  # noqa: E402
+from data.metrics import H36M_REGRESSOR_FILE  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

@@ -31,11 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-COCO_KEYPOINT_NAMES = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
+from common.utils.keypoints import COCO_KEYPOINT_NAMES
+
 KP = {name: i for i, name in enumerate(COCO_KEYPOINT_NAMES)}
 
 HAND_OFFSET = 0.3  # hand box centre beyond the wrist, as a fraction of the forearm

@@ -17,6 +17,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from common.utils.keypoints import (
+    H36M_EVAL_JOINTS,
+    H36M_FLIP_PAIRS,
+    H36M_JOINTS_NAME,
+    H36M_ROOT_IDX,
+)
 from common.utils.transforms import world2pixel
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
@@ -31,10 +37,6 @@ from data.dataset import (
     require_path,
 )
 from data.metrics import (
-    H36M_EVAL_JOINTS,
-    H36M_FLIP_PAIRS,
-    H36M_JOINTS_NAME,
-    H36M_ROOT_IDX,
     format_mean_results,
     load_h36m_regressor,
     mean_distance,

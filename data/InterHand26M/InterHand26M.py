@@ -25,6 +25,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.utils.human_models import MANO, get_mano
+from common.utils.keypoints import (
+    INTERHAND_JOINT_NUM,
+    INTERHAND_JOINTS_NAME,
+    INTERHAND_ROOT_IDX,
+)
 from common.utils.preprocessing import get_bbox
 from common.utils.transforms import transform_joint_to_other_db, world2pixel
 from data.base import BaseDataset, dataset_roles
@@ -45,15 +50,11 @@ DOWNLOAD_HINT = (
     "files; links in the original Pose2Pose README) into <data_dir>/InterHand26M/ with the "
     "layout of the README table 'Data sets'."
 )
-JOINT_NUM = 21  # per hand
-# Per-hand joint order of the dataset (right hand 0-20, left hand 21-41, same order).
-JOINTS_NAME = (
-    "Thumb_4", "Thumb_3", "Thumb_2", "Thumb_1", "Index_4", "Index_3", "Index_2", "Index_1",
-    "Middle_4", "Middle_3", "Middle_2", "Middle_1", "Ring_4", "Ring_3", "Ring_2", "Ring_1",
-    "Pinky_4", "Pinky_3", "Pinky_2", "Pinky_1", "Wrist",
-)  # fmt: skip
-ROOT_JOINT_IDX = 20  # Wrist, within a hand
-HAND_SLICES = {"right": slice(0, JOINT_NUM), "left": slice(JOINT_NUM, 2 * JOINT_NUM)}
+# Rows of each hand in the 42-joint arrays (right hand first, same joint order).
+HAND_SLICES = {
+    "right": slice(0, INTERHAND_JOINT_NUM),
+    "left": slice(INTERHAND_JOINT_NUM, 2 * INTERHAND_JOINT_NUM),
+}
 CAMERAS_PER_SEQUENCE = 10  # the camera subsampling keeps every (count // 10)-th camera folder
 BBOX_EXTEND = 1.5
 
@@ -88,8 +89,8 @@ class InterHand26M(BaseDataset):
     roles = dataset_roles(train=("hand",), test=("hand",))
     can_evaluate = True
 
-    joints_name = JOINTS_NAME
-    root_joint_idx = ROOT_JOINT_IDX
+    joints_name = INTERHAND_JOINTS_NAME
+    root_joint_idx = INTERHAND_ROOT_IDX
 
     def setup(self) -> None:
         self.img_dir = osp.join(self.root_dir, "images", self.data_split)
@@ -140,8 +141,9 @@ class InterHand26M(BaseDataset):
             joint_valid = np.array(get_key(ann, "joint_valid", NAME, ann_desc), dtype=np.float32)
             joint_valid = joint_valid.reshape(-1, 1)  # (42, 1)
             # A hand whose wrist is missing is entirely invalid.
-            joint_valid[HAND_SLICES["right"]] *= joint_valid[ROOT_JOINT_IDX]
-            joint_valid[HAND_SLICES["left"]] *= joint_valid[JOINT_NUM + ROOT_JOINT_IDX]
+            root = INTERHAND_ROOT_IDX
+            joint_valid[HAND_SLICES["right"]] *= joint_valid[root]
+            joint_valid[HAND_SLICES["left"]] *= joint_valid[INTERHAND_JOINT_NUM + root]
             joint_world = np.array(
                 get_nested(joints, (capture, frame_idx, "world_coord"), NAME, "joint_3d.json"),
                 dtype=np.float32,
@@ -283,7 +285,7 @@ def interhand_summary(eval_result: dict[str, list]) -> tuple[float, float]:
     vertices of all samples with a MANO fit. NaN when nothing is valid.
     """
     per_joint = []
-    for j in range(JOINT_NUM):
+    for j in range(INTERHAND_JOINT_NUM):
         values = [errors[j] for errors in eval_result["mpjpe"] if errors[j] is not None]
         if values:
             per_joint.append(np.mean(values))

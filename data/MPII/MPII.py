@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from common.utils.keypoints import MPII_FLIP_PAIRS, MPII_JOINTS_NAME
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     coco_index,
@@ -30,12 +31,6 @@ DOWNLOAD_HINT = (
     "NeuralAnnot fits (Google-Drive links in the original Pose2Pose README) into "
     "<data_dir>/MPII/data/ with the layout of the README table 'Data sets'."
 )
-# MPII 16-joint set.
-JOINTS_NAME = (
-    "R_Ankle", "R_Knee", "R_Hip", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Thorax", "Neck",
-    "Head_top", "R_Wrist", "R_Elbow", "R_Shoulder", "L_Shoulder", "L_Elbow", "L_Wrist",
-)  # fmt: skip
-FLIP_PAIRS = ((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13))
 
 
 class MPII(BaseDataset):
@@ -48,8 +43,8 @@ class MPII(BaseDataset):
     name = NAME
     roles = dataset_roles(train=("body",))  # no evaluation: never a test set
 
-    joints_name = JOINTS_NAME
-    flip_pairs = FLIP_PAIRS
+    joints_name = MPII_JOINTS_NAME  # 16 joints
+    flip_pairs = MPII_FLIP_PAIRS
 
     def load_records(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
@@ -69,10 +64,10 @@ class MPII(BaseDataset):
             if bbox is None:
                 continue
             keypoints = np.array(get_key(ann, "keypoints", NAME, ann_desc), dtype=np.float32)
-            if keypoints.size != 3 * len(JOINTS_NAME):
+            if keypoints.size != 3 * len(MPII_JOINTS_NAME):
                 raise ValueError(
                     f"{NAME}: {ann_desc} has {keypoints.size} keypoint numbers, expected "
-                    f"{3 * len(JOINTS_NAME)} (16 joints x (x, y, v))"
+                    f"{3 * len(MPII_JOINTS_NAME)} (16 joints x (x, y, v))"
                 )
             joint_img = keypoints.reshape(-1, 3)
             # QUIRK: the visibility flag is copied, not thresholded (a 2 weighs 2).

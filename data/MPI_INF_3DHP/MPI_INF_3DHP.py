@@ -16,6 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from common.utils.keypoints import (
+    MPI_INF_3DHP_FLIP_PAIRS,
+    MPI_INF_3DHP_JOINTS_NAME,
+    MPI_INF_3DHP_ROOT_IDX,
+)
 from common.utils.transforms import world2pixel
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
@@ -35,13 +40,6 @@ DOWNLOAD_HINT = (
     "Google-Drive links in the original Pose2Pose README) into <data_dir>/MPI_INF_3DHP/data/ "
     "with the layout of the README table 'Data sets'."
 )
-# MPI-INF-3DHP 17-joint set.
-JOINTS_NAME = (
-    "Head_top", "Neck", "R_Shoulder", "R_Elbow", "R_Wrist", "L_Shoulder", "L_Elbow", "L_Wrist",
-    "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Torso", "Head",
-)  # fmt: skip
-FLIP_PAIRS = ((2, 5), (3, 6), (4, 7), (8, 11), (9, 12), (10, 13))
-ROOT_IDX = JOINTS_NAME.index("Pelvis")
 FRAME_STRIDE = 3  # keep frames with frame_idx % 3 == 0
 FILES = {
     "data": "MPI-INF-3DHP_1k.json",
@@ -61,9 +59,9 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
     name = NAME
     roles = dataset_roles(train=("body",))  # no evaluation: never a test set
 
-    joints_name = JOINTS_NAME
-    flip_pairs = FLIP_PAIRS
-    root_joint_idx = ROOT_IDX
+    joints_name = MPI_INF_3DHP_JOINTS_NAME  # 17 joints
+    flip_pairs = MPI_INF_3DHP_FLIP_PAIRS
+    root_joint_idx = MPI_INF_3DHP_ROOT_IDX
 
     def load_records(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
@@ -111,7 +109,7 @@ class MPI_INF_3DHP(BaseDataset):  # noqa: N801 (the reference's dataset name)
                     "bbox": bbox,
                     "joint_img": joint_img,
                     "joint_cam": joint_cam,
-                    "joint_valid": np.ones((len(JOINTS_NAME), 1), dtype=np.float32),
+                    "joint_valid": np.ones((len(MPI_INF_3DHP_JOINTS_NAME), 1), dtype=np.float32),
                     "cam_param": {"R": R, "t": t, "focal": focal, "princpt": princpt},  # t in mm
                     "smpl_param": smpl_param,
                 }

@@ -28,6 +28,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.utils.human_models import FLAME, MANO
+from common.utils.keypoints import (
+    COCO_BODY_HIPS,
+    COCO_FACE_KPT_NUM,
+    COCO_HAND_JOINTS_NAME,
+    COCO_HAND_MCP_IDX,
+    COCO_WHOLEBODY_BODY_FLIP_PAIRS,
+    COCO_WHOLEBODY_BODY_JOINTS_NAME,
+    FLAME_FROM_COCO_FACE,
+)
 from common.utils.preprocessing import gen_trans_from_patch_cv, process_db_coord
 from data.base import PARTS, BaseDataset, dataset_roles
 from data.dataset import (
@@ -57,28 +66,8 @@ FIT_FILES = {
     "face": "MSCOCO_train_FLAME_NeuralAnnot.json",
 }
 
-# Body joint set: 17 COCO keypoints, Pelvis, 6 foot keypoints, 4 MCPs per hand.
-BODY_JOINTS_NAME = (
-    "Nose", "L_Eye", "R_Eye", "L_Ear", "R_Ear", "L_Shoulder", "R_Shoulder", "L_Elbow",
-    "R_Elbow", "L_Wrist", "R_Wrist", "L_Hip", "R_Hip", "L_Knee", "R_Knee", "L_Ankle", "R_Ankle",
-    "Pelvis", "L_Big_toe", "L_Small_toe", "L_Heel", "R_Big_toe", "R_Small_toe", "R_Heel",
-    "L_Index_1", "L_Middle_1", "L_Ring_1", "L_Pinky_1",
-    "R_Index_1", "R_Middle_1", "R_Ring_1", "R_Pinky_1",
-)  # fmt: skip
-BODY_FLIP_PAIRS = (
-    (1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16),
-    (18, 21), (19, 22), (20, 23), (24, 28), (25, 29), (26, 30), (27, 31),
-)  # fmt: skip
-BODY_HIPS = (11, 12)  # L_Hip, R_Hip among the 17 COCO keypoints
-HAND_MCP_IDX = (5, 9, 13, 17)  # index, middle, ring, pinky MCPs of the 21-keypoint hand
-# COCO-WholeBody's 21 hand keypoints carry MANO's names in MANO's order.
-HAND_JOINTS_NAME = MANO.joints_name
 # QUIRK: the original reads the two hands of a person in opposite orders per split.
 HAND_ORDER = {"train": ("left", "right"), "test": ("right", "left")}
-FACE_KPT_NUM = 68
-# FLAME joint i <- COCO-WholeBody face keypoint: i + 12 for i = 5..55, i - 56 for i = 56..72;
-# joints 0-4 (root, neck, jaw, eyeballs) have no source.
-FLAME_FROM_COCO_FACE = {**{i: i + 12 for i in range(5, 56)}, **{i: i - 56 for i in range(56, 73)}}
 
 
 def keypoints_with_validity(
@@ -129,10 +118,10 @@ def body_joints(ann: dict[str, Any], desc: str) -> tuple[np.ndarray, np.ndarray]
         np.array(get_key(ann, f"{side}hand_kpts", NAME, desc), dtype=np.float32).reshape(21, 3)
         for side in ("left", "right")
     ]
-    l_hip, r_hip = body[BODY_HIPS[0]], body[BODY_HIPS[1]]
+    l_hip, r_hip = body[COCO_BODY_HIPS[0]], body[COCO_BODY_HIPS[1]]
     pelvis = np.array([(l_hip[0] + r_hip[0]) / 2, (l_hip[1] + r_hip[1]) / 2, l_hip[2] * r_hip[2]],
                       dtype=np.float32)  # fmt: skip
-    mcps = [hand[list(HAND_MCP_IDX)] for hand in hands]
+    mcps = [hand[list(COCO_HAND_MCP_IDX)] for hand in hands]
     joint_img = np.concatenate([body, pelvis[None], foot, *mcps]).astype(np.float32)  # (32, 3)
     joint_valid = (joint_img[:, 2:] > 0).astype(np.float32)
     joint_img[:, 2] = 0
@@ -244,7 +233,7 @@ class MSCOCO(BaseDataset):
         if bbox is None:
             return []
         joint_img, joint_valid = coco_face_to_flame(
-            *keypoints_with_validity(get_key(ann, "face_kpts", NAME, desc), FACE_KPT_NUM,
+            *keypoints_with_validity(get_key(ann, "face_kpts", NAME, desc), COCO_FACE_KPT_NUM,
                                      f"{desc} face_kpts")
         )  # fmt: skip
         sample = dict(base, bbox=bbox, joint_img=joint_img, joint_valid=joint_valid)
@@ -268,7 +257,7 @@ class MSCOCO(BaseDataset):
             return {"img": img}, {}, {"bb2img_trans": bb2img_trans}
         return self.train_sample(
             "body", img, (img2bb_trans, rot, do_flip), data["img_shape"], data["joint_img"], None,
-            data["joint_valid"], BODY_JOINTS_NAME, BODY_FLIP_PAIRS,
+            data["joint_valid"], COCO_WHOLEBODY_BODY_JOINTS_NAME, COCO_WHOLEBODY_BODY_FLIP_PAIRS,
             (data["smpl_param"], data["cam_param"]), is_3d=False,
         )  # fmt: skip
 
@@ -282,7 +271,7 @@ class MSCOCO(BaseDataset):
         fit = data["mano"]
         return self.train_sample(
             "hand", img, (img2bb_trans, rot, do_flip), data["img_shape"], data["joint_img"], None,
-            data["joint_valid"], HAND_JOINTS_NAME, (),
+            data["joint_valid"], COCO_HAND_JOINTS_NAME, (),
             None if fit is None else (fit["mano_param"], fit["cam_param"]), is_3d=False,
         )  # fmt: skip
 

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from common.utils.keypoints import H36M_EVAL_JOINTS, H36M_ROOT_IDX
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (
     coco_index,
@@ -25,8 +26,6 @@ from data.dataset import (
     require_path,
 )
 from data.metrics import (
-    H36M_EVAL_JOINTS,
-    H36M_ROOT_IDX,
     format_mean_results,
     load_h36m_regressor,
     mean_distance,
