@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from common.utils.human_model_targets import HumanModelTargets
-from common.utils.human_models import FLAME, MANO, SMPL
+from common.utils.keypoints import FLAME_JOINTS_NAME, MANO_JOINTS_NAME, SMPL_JOINTS_NAME
 from data.annotations import (  # noqa: F401  (re-exported: the datasets' and tests' import path)
     SPLITS,
     AnnotationError,
@@ -286,7 +286,7 @@ def face_train_sample(
 
 # part -> (model joint names, model type, triple assembler) of data.base.BaseDataset.train_sample
 PART_TARGETS: dict[str, tuple[Sequence[str], str, Callable[..., Any]]] = {
-    "body": (SMPL.joints_name, "smpl", body_train_sample),
-    "hand": (MANO.joints_name, "mano", hand_train_sample),
-    "face": (FLAME.joints_name, "flame", face_train_sample),
+    "body": (SMPL_JOINTS_NAME, "smpl", body_train_sample),
+    "hand": (MANO_JOINTS_NAME, "mano", hand_train_sample),
+    "face": (FLAME_JOINTS_NAME, "flame", face_train_sample),
 }

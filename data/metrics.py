@@ -50,6 +50,18 @@ def load_h36m_regressor(data_dir: str) -> np.ndarray:
     return regressor
 
 
+def h36m_test_regressor(data_dir: str, data_split: str) -> np.ndarray | None:
+    """The H36M regressor for a test split (read at load time, so that a missing file fails
+    before any inference); None for the other splits, which do not evaluate."""
+    return load_h36m_regressor(data_dir) if data_split == "test" else None
+
+
+def h36m_eval_joints(regressor: np.ndarray, mesh: np.ndarray) -> np.ndarray:
+    """The 14 evaluation joints of a mesh: (17, V) x (V, 3) -> (14, 3), relative to the
+    regressed Pelvis, in the unit of ``mesh``."""
+    return regress_root_relative(regressor, mesh, H36M_ROOT_IDX)[list(H36M_EVAL_JOINTS)]
+
+
 def regress_root_relative(
     regressor: np.ndarray, mesh: np.ndarray, root_idx: int = H36M_ROOT_IDX
 ) -> np.ndarray:

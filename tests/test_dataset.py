@@ -22,6 +22,8 @@ from data.metrics import (
     H36M_EVAL_JOINTS,
     H36M_JOINTS_NAME,
     format_mean_results,
+    h36m_eval_joints,
+    h36m_test_regressor,
     load_h36m_regressor,
     mean_distance,
     pa_mean_distance,
@@ -203,6 +205,18 @@ def test_regress_root_relative() -> None:
     reg = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
     mesh = np.array([[0.0, 0, 0], [2.0, 0, 0], [1.0, 1, 1]])
     np.testing.assert_allclose(regress_root_relative(reg, mesh), [[0, 0, 0], [0, 1, 1]])
+
+
+def test_h36m_eval_joints_and_test_regressor(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    reg, mesh = rng.random((17, 40)), rng.normal(size=(40, 3))
+    joints = np.einsum("jv,vc->jc", reg, mesh)  # (17, 3), computed apart from the helper
+    expected = np.delete(joints - joints[0], [0, 7, 9], axis=0)  # not Pelvis, Torso, Head
+    np.testing.assert_allclose(h36m_eval_joints(reg, mesh), expected, rtol=1e-12)
+    missing = str(tmp_path / "no_data")
+    assert h36m_test_regressor(missing, "train") is None  # no file is needed to train
+    with pytest.raises(FileNotFoundError, match="J_regressor_h36m_smpl.npy"):
+        h36m_test_regressor(missing, "test")
 
 
 def test_h36m_tables() -> None:

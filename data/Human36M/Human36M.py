@@ -38,10 +38,11 @@ from data.dataset import (
 )
 from data.metrics import (
     format_mean_results,
+    h36m_eval_joints,
+    h36m_test_regressor,
     load_h36m_regressor,
     mean_distance,
     pa_mean_distance,
-    regress_root_relative,
 )
 
 NAME = "Human36M"
@@ -72,10 +73,7 @@ class Human36M(BaseDataset):
         self.annot_dir = osp.join(self.root_dir, "annotations")
 
     def finish_loading(self) -> None:
-        # Only evaluation needs the regressor; a test run fails here, before any inference.
-        self.j_regressor = (
-            load_h36m_regressor(self.cfg.data_dir) if self.data_split == "test" else None
-        )
+        self.j_regressor = h36m_test_regressor(self.cfg.data_dir, self.data_split)
 
     def _annot_file(self, subject: int, kind: str) -> str:
         return osp.join(self.annot_dir, f"Human36M_subject{subject}_{kind}.json")
@@ -177,9 +175,7 @@ class Human36M(BaseDataset):
             annot = self.datalist[cur_sample_idx + n]
             joint_gt = annot["joint_cam"] - annot["joint_cam"][self.root_joint_idx, None, :]
             joint_gt = joint_gt[eval_joint]  # (14, 3) mm
-            mesh_out = out["smpl_mesh_cam"] * 1000  # (6890, 3) mm
-            joint_out = regress_root_relative(self.j_regressor, mesh_out, self.root_joint_idx)
-            joint_out = joint_out[eval_joint]
+            joint_out = h36m_eval_joints(self.j_regressor, out["smpl_mesh_cam"] * 1000)  # mm
             eval_result["mpjpe"].append(mean_distance(joint_out, joint_gt))
             eval_result["pa_mpjpe"].append(pa_mean_distance(joint_out, joint_gt))
         return eval_result

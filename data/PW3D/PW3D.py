@@ -27,10 +27,11 @@ from data.dataset import (
 )
 from data.metrics import (
     format_mean_results,
+    h36m_eval_joints,
+    h36m_test_regressor,
     load_h36m_regressor,
     mean_distance,
     pa_mean_distance,
-    regress_root_relative,
 )
 
 NAME = "PW3D"
@@ -55,10 +56,7 @@ class PW3D(BaseDataset):
     eval_joint = H36M_EVAL_JOINTS
 
     def finish_loading(self) -> None:
-        # Only evaluation needs the regressor; a test run fails here, before any inference.
-        self.j_regressor = (
-            load_h36m_regressor(self.cfg.data_dir) if self.data_split == "test" else None
-        )
+        self.j_regressor = h36m_test_regressor(self.cfg.data_dir, self.data_split)
 
     def load_records(self) -> list[dict[str, Any]]:
         require_path(self.data_dir, NAME, DOWNLOAD_HINT)
@@ -118,13 +116,12 @@ class PW3D(BaseDataset):
         if self.j_regressor is None:
             self.j_regressor = load_h36m_regressor(self.cfg.data_dir)
         regressor, root = self.j_regressor, H36M_ROOT_IDX
-        eval_joint = list(self.eval_joint)
         eval_result: dict[str, list] = {"mpjpe": [], "pa_mpjpe": [], "mpvpe": [], "pa_mpvpe": []}
         for out in outs:
             mesh_gt = out["smpl_mesh_cam_target"]  # (6890, 3) m
             mesh_out = out["smpl_mesh_cam"]  # (6890, 3) m, with the predicted translation
-            joint_gt = regress_root_relative(regressor, mesh_gt, root)[eval_joint]
-            joint_out = regress_root_relative(regressor, mesh_out, root)[eval_joint]
+            joint_gt = h36m_eval_joints(regressor, mesh_gt)  # (14, 3) m
+            joint_out = h36m_eval_joints(regressor, mesh_out)
             eval_result["mpjpe"].append(mean_distance(joint_out, joint_gt) * 1000)
             eval_result["pa_mpjpe"].append(pa_mean_distance(joint_out, joint_gt) * 1000)
             mesh_gt = mesh_gt - np.dot(regressor, mesh_gt)[root, None, :]
