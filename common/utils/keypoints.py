@@ -33,8 +33,10 @@ SMPL_JOINTS_NAME = (
     "Nose", "L_Eye", "R_Eye", "L_Ear", "R_Ear",
     "L_Big_toe", "L_Small_toe", "L_Heel", "R_Big_toe", "R_Small_toe", "R_Heel",
 )  # fmt: skip
-SMPL_FLIP_PAIRS = ((1, 2), (3, 4), (5, 6), (8, 9), (10, 11), (12, 13), (14, 18), (15, 19),
-                   (16, 20), (17, 21), (23, 24), (25, 26), (27, 30), (28, 31), (29, 32))  # fmt: skip
+SMPL_FLIP_PAIRS = (
+    (1, 2), (3, 4), (5, 6), (8, 9), (10, 11), (12, 13), (14, 18), (15, 19), (16, 20), (17, 21),
+    (23, 24), (25, 26), (27, 30), (28, 31), (29, 32),
+)  # fmt: skip
 SMPL_ROOT_IDX = 0
 # PositionNet joint set (25): the supervision set without the hand MCPs, in this order.
 SMPL_POS_JOINTS_NAME = (
