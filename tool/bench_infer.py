@@ -47,8 +47,8 @@ from common.checkpoint import save_snapshot  # noqa: E402
 from common.logger import close_run_logger  # noqa: E402
 from main.config import AMP_MODES, Config, make_config  # noqa: E402
 from main.model import get_model  # noqa: E402
-from main.runner import Tester  # noqa: E402
 from main.runtime import split_outputs, to_device  # noqa: E402
+from main.tester import Tester  # noqa: E402
 from tool.bench_common import (  # noqa: E402
     NO_CUDA,
     BenchError,
