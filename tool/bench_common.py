@@ -8,6 +8,7 @@ in a temporary folder when the user gives none, and plain-text table printing.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import os.path as osp
@@ -85,6 +86,35 @@ def check_folder(path: str | None, flag: str) -> None:
     """Raise BenchError unless ``path`` is None or an existing folder."""
     if path is not None and not osp.isdir(path):
         raise BenchError(f"{flag}: no folder {path}")
+
+
+def bench_parser(description: str, threads_help: str) -> argparse.ArgumentParser:
+    """Parser with the flags every model benchmark has: ``--parts``, ``--devices``,
+    ``--resnet_type``, ``--threads`` (``threads_help``) and ``--human_model_path``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--parts", default="body,hand,face", help="comma-separated parts")
+    parser.add_argument("--devices", default="cpu,cuda", help="cpu and/or cuda (default: both)")
+    parser.add_argument("--resnet_type", type=int, default=50, help="backbone depth (default 50)")
+    parser.add_argument("--threads", type=int, default=None, help=threads_help)
+    parser.add_argument(
+        "--human_model_path", default=None, help="SMPL/MANO/FLAME folder (default: stand-ins)"
+    )
+    return parser
+
+
+def check_bench_args(args: argparse.Namespace) -> list[str]:
+    """Check the flags of :func:`bench_parser`; returns the parts.
+
+    Raises:
+        BenchError: a bad part or device name, ``--threads`` below 1, or a missing
+            ``--human_model_path`` folder.
+    """
+    parts = parse_parts(args.parts)
+    parse_devices(args.devices)
+    if args.threads is not None and args.threads < 1:
+        raise BenchError(f"--threads: expected a positive integer, got {args.threads}")
+    check_folder(args.human_model_path, "--human_model_path")
+    return parts
 
 
 def cuda_present() -> bool:
