@@ -265,7 +265,7 @@ def make_config(parts: str, **overrides: Any) -> Config:
     Args:
         parts: which network to build and which presets to use.
         **overrides: any :class:`Config` field, e.g. ``trainset_2d=()``, ``gpu_ids=(0, 1)``,
-            ``fixes={'masked_loss_mean'}``, ``output_dir='/tmp/out'``.
+            ``fixes={'agora_person_id'}``, ``output_dir='/tmp/out'``.
 
     Returns:
         A frozen :class:`Config`.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import math
+import re
 
 import pytest
 
@@ -116,6 +118,19 @@ def test_overrides() -> None:
     other = make_config("body", testset="Human36M")
     assert other.testset == "Human36M" and cfg.testset == "PW3D"
     assert make_config("body").device == "cpu" and make_config("body").num_gpus == 0
+
+
+def test_make_config_docstring_examples_build() -> None:
+    """The override examples of the make_config docstring are valid settings."""
+    doc = make_config.__doc__
+    examples = re.findall(r"``(\w+=[^`]+)``", doc)
+    assert len(examples) == 4, examples
+    overrides = {}
+    for example in examples:
+        name, value = example.split("=", 1)
+        overrides[name] = ast.literal_eval(value)
+    cfg = make_config("body", **overrides)
+    assert cfg.fixes == frozenset(overrides["fixes"]) and cfg.gpu_ids == (0, 1)
 
 
 @pytest.mark.parametrize(
