@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import os.path as osp
 import statistics
@@ -100,6 +101,31 @@ def bench_parser(description: str, threads_help: str) -> argparse.ArgumentParser
         "--human_model_path", default=None, help="SMPL/MANO/FLAME folder (default: stand-ins)"
     )
     return parser
+
+
+def start_bench(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    log: logging.Logger,
+    check: Callable[[argparse.Namespace], list[str]],
+) -> tuple[argparse.Namespace, list[str]]:
+    """Parse ``argv``, log the bench's progress lines (INFO to ``log``, WARNING elsewhere), check
+    the flags with ``check`` (a BenchError becomes the parser's usage error) and apply
+    ``--threads``.
+
+    Returns:
+        ``(args, parts)``: the parsed flags and the parts ``check`` returned.
+    """
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
+    try:
+        parts = check(args)
+    except BenchError as err:
+        parser.error(str(err))
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    return args, parts
 
 
 def check_bench_args(args: argparse.Namespace) -> list[str]:

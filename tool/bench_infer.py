@@ -65,6 +65,7 @@ from tool.bench_common import (  # noqa: E402
     median,
     parse_devices,
     parse_positive_ints,
+    start_bench,
     timed,
 )
 
@@ -314,26 +315,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_args(args: argparse.Namespace) -> list[str]:
+    """Check every flag (``--snapshot`` made absolute); returns the parts."""
+    parts = check_bench_args(args)
+    parse_positive_ints(args.batch_sizes, "--batch_sizes")
+    if args.iters < 1 or args.warmup < 0:
+        raise BenchError("--iters must be >= 1 and --warmup >= 0")
+    if args.snapshot is not None:
+        if len(parts) != 1:
+            raise BenchError("--snapshot: give exactly one part with --parts")
+        if not osp.isfile(args.snapshot):
+            raise BenchError(f"--snapshot: no file {args.snapshot}")
+        args.snapshot = osp.abspath(args.snapshot)
+    return parts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logger.setLevel(logging.INFO)
-    try:
-        parts = check_bench_args(args)
-        parse_positive_ints(args.batch_sizes, "--batch_sizes")
-        if args.iters < 1 or args.warmup < 0:
-            raise BenchError("--iters must be >= 1 and --warmup >= 0")
-        if args.snapshot is not None:
-            if len(parts) != 1:
-                raise BenchError("--snapshot: give exactly one part with --parts")
-            if not osp.isfile(args.snapshot):
-                raise BenchError(f"--snapshot: no file {args.snapshot}")
-            args.snapshot = osp.abspath(args.snapshot)
-    except BenchError as err:
-        parser.error(str(err))
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    args, parts = start_bench(parser, argv, logger, _check_args)
     onnx, onnx_note = onnx_backend(args.no_onnx)
     start_line = machine_summary()
     rows, notes = [], []

@@ -62,6 +62,7 @@ from tool.bench_common import (  # noqa: E402
     machine_summary,
     one_thread,
     parse_devices,
+    start_bench,
     synchronize,
 )
 from tool.bench_train_steps import (  # noqa: E402
@@ -338,15 +339,7 @@ def _check_args(args: argparse.Namespace) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logger.setLevel(logging.INFO)
-    try:
-        parts = _check_args(args)
-    except BenchError as err:
-        parser.error(str(err))
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    args, parts = start_bench(parser, argv, logger, _check_args)
     datasets = list(dict.fromkeys(n for p in parts for n in part_datasets(p)))
     start_line = machine_summary()
     try:
