@@ -23,7 +23,8 @@ import sys
 import logging
 from typing import Callable, Sequence
 
-from main.config import ROOT_DIR, add_common_args, config_from_args, refuse_training_only
+from main.config import ROOT_DIR, refuse_training_only
+from main.config_cli import add_common_args, config_from_args
 from tqdm import tqdm
 
 from common.detector import DET_THRESH, MAX_PEOPLE, DetectFn

@@ -10,7 +10,7 @@ from common.nets.resnet import ResNetBackbone
 from common.utils.transforms import rot6d_to_axis_angle
 from data.samples import TRAIN_SAMPLE, keys
 from main.config import Config
-from main.model_base import Model, Tensors, full_precision, require_keys
+from main.model_base import Model, Tensors, require_keys
 
 class FaceModel(Model):
     """FLAME face model: pooled features -> root/jaw rotations, shape, expression.
@@ -39,9 +39,8 @@ class FaceModel(Model):
     def _forward(
         self, img: torch.Tensor, targets: Tensors, meta_info: Tensors, mode: str
     ) -> dict[str, torch.Tensor]:
-        context, heads = full_precision(img.device, *self.regressor(self.backbone(img)))
-        with context:
-            return self._decode(img, *heads, targets, meta_info, mode)
+        heads = self.regressor(self.backbone(img))
+        return self._decode_in_float32(img, heads, targets, meta_info, mode)
 
     def _decode(
         self,

@@ -1,9 +1,9 @@
-"""The shared demo routine behind ``demo/body``, ``demo/hand`` and ``demo/face`` (spec 04 6).
+"""The shared demo routine behind ``demo/body``, ``demo/hand`` and ``demo/face``.
 
 For every input image and box: crop the box to the network input (the reference's box processing,
-including its integer-box truncation, spec 04 6.1 step 5), run the test-mode model, then write the
+including its integer-box truncation), run the test-mode model, then write the
 mesh (``.obj``), the mesh rendered over the crop and over the original image (JPEG, correct
-colours), and the estimated parameters (JSON). The per-part differences (spec 04 6.2) are data in
+colours), and the estimated parameters (JSON). The per-part differences are data in
 :data:`PART_DEMOS`. File names are the reference's:
 
 =====  ==================  ==========================================  =========================
@@ -18,7 +18,7 @@ Box file (``--bbox_json``): a JSON object mapping image file names (base names) 
 boxes, ``{"img.png": {"bbox": [x, y, w, h]}}`` for body and face,
 ``{"img.png": {"rhand_bbox": [...], "lhand_bbox": [...]}}`` (either or both) for the hand. Boxes
 are ``[x, y, w, h]`` in image pixels. As in the reference, an all-integer box is truncated to
-integers during processing (spec 04 6.1); a box with a fractional value is processed in floats.
+integers during processing; a box with a fractional value is processed in floats.
 
 The command line of the demo scripts is :mod:`main.demo_cli`.
 """
@@ -55,7 +55,7 @@ class Target:
 
 @dataclass(frozen=True)
 class PartDemo:
-    """What differs between the three demos (spec 04 6.2)."""
+    """What differs between the three demos: boxes, mirroring, output names and keys."""
 
     targets: tuple[Target, ...]
     mesh_key: str  # test-output key of the camera-space mesh (B, V, 3), metres
@@ -101,7 +101,7 @@ def process_demo_bbox(
     input_img_shape: Sequence[int],
     what: str = "--bbox",
 ) -> np.ndarray:
-    """The demo's box processing (spec 04 6.1 step 5; values for the samples in 6.3).
+    """The demo's box processing, as the reference's demo scripts.
 
     Sanitise (clamp the corner into the image, lose one pixel of width and height), grow to the
     input aspect ratio ``W_in / H_in``, enlarge by 1.25 about the centre. For an all-integer box
@@ -152,7 +152,7 @@ def crop_camera(cfg: Config) -> dict[str, tuple[float, float]]:
 
 
 def original_camera(bbox: Sequence[float], cfg: Config) -> dict[str, tuple[float, float]]:
-    """The crop camera in original-image pixels (spec 04 6.1 step 12; no rotation in the crop).
+    """The crop camera in original-image pixels (the crop has no rotation).
 
     Args:
         bbox: the processed box ``[x, y, w, h]``, image px.
@@ -169,7 +169,8 @@ def original_camera(bbox: Sequence[float], cfg: Config) -> dict[str, tuple[float
 
 
 def mirror_axis_angle(pose: np.ndarray) -> np.ndarray:
-    """Mirror axis-angle rotations left-right: negate y and z of every triplet (spec 04 6.2)."""
+    """Mirror axis-angle rotations left-right: negate y and z of every triplet (as the
+    reference's left-hand demo)."""
     pose = np.asarray(pose).reshape(-1, 3).copy()
     pose[:, 1:] *= -1
     return pose.reshape(-1)
@@ -244,7 +245,7 @@ def _write_json(path: str, values: Mapping[str, Any]) -> None:
 def read_image_and_boxes(
     image_path: str, boxes: Mapping[str, Sequence[int | float]], cfg: Config
 ) -> tuple[np.ndarray, list[tuple[Target, np.ndarray]]]:
-    """Read an image and process its boxes (spec 04 6.1 steps 4-5).
+    """Read an image and process its boxes (:func:`process_demo_bbox`).
 
     Args:
         image_path: the input image.
@@ -332,8 +333,8 @@ def run_image(
         mesh = out[part.mesh_key][i].cpu().numpy()  # (V, 3), crop camera, metres
         params = {key: out[name][i].cpu().numpy().reshape(-1) for key, name in part.params}
         if target.mirrored:
-            # Back from the mirrored crop: flip the crop by pixel index, negate mesh x (spec 04
-            # 6.2; the two differ by one crop pixel, a harmless QUIRK of the reference).
+            # Back from the mirrored crop: flip the crop by pixel index, negate mesh x (the two
+            # differ by one crop pixel, a harmless quirk of the reference; kept for parity).
             crop = crop[:, ::-1]
             mesh = mesh * np.array([-1, 1, 1], dtype=mesh.dtype)
             params["pose"] = mirror_axis_angle(params["pose"])

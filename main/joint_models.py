@@ -13,12 +13,14 @@ from common.utils.human_models import SMPL
 from common.utils.transforms import rot6d_to_axis_angle
 from data.samples import TRAIN_SAMPLE, keys
 from main.config import Config
-from main.model_base import Model, Tensors, full_precision, require_keys
+from main.model_base import Model, Tensors, require_keys
+
 
 class JointModel(Model):
     """Body and hand: PositionNet joints -> RotationNet parameters -> layer mesh."""
 
     prefix: str  # 'smpl' or 'mano': loss and output key prefix
+    pose_argument: str  # the layer's keyword of the non-root pose: 'body_pose' or 'hand_pose'
     root_joint_idx = 0
 
     def __init__(
@@ -53,8 +55,11 @@ class JointModel(Model):
     def _run_layer(
         self, root_pose: torch.Tensor, pose: torch.Tensor, shape: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (mesh (B, V, 3), layer joints (B, J_layer, 3)), layer space, m."""
-        raise NotImplementedError
+        """(B, 3) root pose, the layer's pose, (B, 10) shape -> (mesh (B, V, 3), layer joints
+        (B, J_layer, 3)), layer space, m: (6890, 45) for SMPL, (778, 16) for MANO."""
+        layer = getattr(self, f"{self.prefix}_layer")
+        output = layer(global_orient=root_pose, betas=shape, **{self.pose_argument: pose})
+        return output.vertices, output.joints
 
     def _forward(
         self, img: torch.Tensor, targets: Tensors, meta_info: Tensors, mode: str
@@ -63,9 +68,7 @@ class JointModel(Model):
         joint_img = self.position_net(img_feat)  # (B, J, 3) heatmap cells
         # The joints enter the rotation net detached.
         heads = (joint_img, *self.rotation_net(img_feat, joint_img.detach()))
-        context, heads = full_precision(img.device, *heads)
-        with context:
-            return self._decode(img, *heads, targets, meta_info, mode)
+        return self._decode_in_float32(img, heads, targets, meta_info, mode)
 
     def _decode(
         self,
@@ -155,6 +158,7 @@ class BodyModel(JointModel):
     """
 
     prefix = "smpl"
+    pose_argument = "body_pose"
     pos_joint_idx = list(SMPL.pos_joint_idx)
 
     def _reduce(self, x: torch.Tensor) -> torch.Tensor:
@@ -164,12 +168,6 @@ class BodyModel(JointModel):
         body_pose = super()._layer_pose(pose_6d)  # (B, 63)
         # SMPL joints 22 (L_Hand) and 23 (R_Hand) are not regressed: two zero rotations.
         return torch.cat((body_pose, body_pose.new_zeros((body_pose.shape[0], 6))), 1)  # (B, 69)
-
-    def _run_layer(
-        self, root_pose: torch.Tensor, pose: torch.Tensor, shape: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        output = self.smpl_layer(global_orient=root_pose, body_pose=pose, betas=shape)
-        return output.vertices, output.joints  # (B, 6890, 3), (B, 45, 3)
 
     def _test_outputs(self, mesh_cam, joint_proj, full_pose, shape, targets, meta_info):
         out = {
@@ -193,12 +191,7 @@ class HandModel(JointModel):
     """
 
     prefix = "mano"
-
-    def _run_layer(
-        self, root_pose: torch.Tensor, pose: torch.Tensor, shape: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        output = self.mano_layer(global_orient=root_pose, hand_pose=pose, betas=shape)
-        return output.vertices, output.joints  # (B, 778, 3), (B, 16, 3)
+    pose_argument = "hand_pose"
 
     def _test_outputs(self, mesh_cam, joint_proj, full_pose, shape, targets, meta_info):
         out = {"mano_mesh_cam": mesh_cam, "mano_pose": full_pose, "mano_shape": shape}

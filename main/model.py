@@ -26,10 +26,9 @@ import copy
 import logging
 import os.path as osp
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-import numpy as np
 import torch
-from torch import nn
 
 from common.nets.layer import init_weights
 from common.nets.module import FaceRegressor, PositionNet, RotationNet
@@ -79,44 +78,43 @@ def init_backbone(backbone: ResNetBackbone, cfg: Config) -> None:
         backbone.load_imagenet(state, f"torchvision ResNet{cfg.resnet_type} {cfg.imagenet_weights}")
 
 
-def _build_joint_model(
-    cfg: Config,
-    backbone: ResNetBackbone,
-    mode: str,
-    model_cls: type[JointModel],
-    pos_joint_num: int,
-    rot_joint_num: int,
-    shape_param_dim: int,
-    layer: nn.Module,
-    joint_regressor: np.ndarray,
-) -> Model:
+@dataclass(frozen=True)
+class _JointPart:
+    """What the body and hand models differ in: class, human model, layer, net sizes."""
+
+    model_cls: type[JointModel]
+    load: Callable[[str], SMPL | MANO]  # human_model_path -> the loaded human model
+    layer_variant: str  # argument of the human model's ``layer``: gender or hand type
+    pos_joint_num: int  # PositionNet joints
+    rot_joint_num: int  # RotationNet joint rotations (without the root)
+    shape_param_dim: int
+
+
+_JOINT_PARTS = {
+    # Rotations: the 24 SMPL joints without the root and the two hands.
+    "body": _JointPart(BodyModel, get_smpl, "neutral", SMPL.pos_joint_num,
+                       SMPL.orig_joint_num - 3, SMPL.shape_param_dim),
+    # Rotations: the 16 MANO joints without the root.
+    "hand": _JointPart(HandModel, get_mano, "right", MANO.joint_num,
+                       MANO.orig_joint_num - 1, MANO.shape_param_dim),
+}  # fmt: skip
+
+
+def _build_joint_model(cfg: Config, backbone: ResNetBackbone, mode: str) -> Model:
     """PositionNet + RotationNet model (body or hand) around a copy of its human-model layer."""
-    position_net = PositionNet(pos_joint_num, cfg.output_hm_shape[0], backbone.out_channels)
-    rotation_net = RotationNet(pos_joint_num, rot_joint_num, shape_param_dim, backbone.out_channels)
+    part = _JOINT_PARTS[cfg.parts]
+    human_model = part.load(cfg.human_model_path)
+    layer, joint_regressor = human_model.layer(part.layer_variant), human_model.joint_regressor
+    position_net = PositionNet(part.pos_joint_num, cfg.output_hm_shape[0], backbone.out_channels)
+    rotation_net = RotationNet(
+        part.pos_joint_num, part.rot_joint_num, part.shape_param_dim, backbone.out_channels
+    )
     if mode == "train":
         position_net.apply(init_weights)
         rotation_net.apply(init_weights)
-    return model_cls(
+    return part.model_cls(
         cfg, backbone, position_net, rotation_net, copy.deepcopy(layer), joint_regressor
     )
-
-
-def _build_body(cfg: Config, backbone: ResNetBackbone, mode: str) -> Model:
-    smpl = get_smpl(cfg.human_model_path)
-    # Rotations: the 24 SMPL joints without the root and the two hands.
-    return _build_joint_model(
-        cfg, backbone, mode, BodyModel, SMPL.pos_joint_num, SMPL.orig_joint_num - 3,
-        SMPL.shape_param_dim, smpl.layer("neutral"), smpl.joint_regressor,
-    )  # fmt: skip
-
-
-def _build_hand(cfg: Config, backbone: ResNetBackbone, mode: str) -> Model:
-    mano = get_mano(cfg.human_model_path)
-    # Rotations: the 16 MANO joints without the root.
-    return _build_joint_model(
-        cfg, backbone, mode, HandModel, MANO.joint_num, MANO.orig_joint_num - 1,
-        MANO.shape_param_dim, mano.layer("right"), mano.joint_regressor,
-    )  # fmt: skip
 
 
 def _build_face(cfg: Config, backbone: ResNetBackbone, mode: str) -> Model:
@@ -128,8 +126,8 @@ def _build_face(cfg: Config, backbone: ResNetBackbone, mode: str) -> Model:
 
 
 _BUILDERS: dict[str, Callable[[Config, ResNetBackbone, str], Model]] = {
-    "body": _build_body,
-    "hand": _build_hand,
+    "body": _build_joint_model,
+    "hand": _build_joint_model,
     "face": _build_face,
 }
 

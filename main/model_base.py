@@ -105,6 +105,24 @@ class Model(nn.Module):
     ) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def _decode_in_float32(
+        self,
+        img: torch.Tensor,
+        heads: Sequence[torch.Tensor],
+        targets: Tensors,
+        meta_info: Tensors,
+        mode: str,
+    ) -> dict[str, torch.Tensor]:
+        """``self._decode(img, *heads, targets, meta_info, mode)`` with autocast off and the
+        network outputs ``heads`` cast to float32 (:func:`full_precision`)."""
+        context, heads = full_precision(img.device, *heads)
+        with context:
+            return self._decode(img, *heads, targets, meta_info, mode)
+
+    def _decode(self, img: torch.Tensor, *args: object) -> dict[str, torch.Tensor]:
+        """Network outputs -> losses (train) or test outputs; defined by each model."""
+        raise NotImplementedError
+
     def _camera_trans(self, cam_param: torch.Tensor) -> torch.Tensor:
         """(B, 3) raw camera -> (B, 3) translation ``(t_x, t_y, k * sigmoid(gamma))``, m."""
         return camera_translation(cam_param, self.camera_k)

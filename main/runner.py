@@ -1,19 +1,20 @@
-"""Training and testing runners (spec 01 sections 9, 11, 12): data assembly, devices, loops.
+"""The training runner: data assembly, devices, the optimizer, the LR schedule and the loop.
 
 Devices: CPU; one or several CUDA GPUs through ``DataParallel`` (as the original); or one process
 per device under ``torchrun`` with ``DistributedDataParallel``. Snapshots have the original's
-format and ``module.`` key prefix in every case, so any snapshot loads anywhere.
+format and ``module.`` key prefix in every case, so any snapshot loads anywhere. The test runner
+is :class:`main.tester.Tester`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import os.path as osp
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torchvision.transforms as T
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
@@ -29,8 +30,7 @@ from common.checkpoint import (
 from common.logger import close_run_logger, get_run_logger
 from common.snapshot_files import mid_epoch_snapshot_path, remove_mid_epoch_snapshots
 from common.timer import Timer
-from data.registry import get_dataset_class
-from main.config import Config, refuse_training_only, with_overrides
+from main.config import Config
 from main.model import get_model
 from main.resume import (
     ITERATION_KEY,
@@ -43,13 +43,10 @@ from main.resume import (
 )
 from main.run_info import log_run_header
 from main.runtime import (
-    ContiguousShardSampler,
     Runtime,
     build_trainset,
     lr_for_epoch,
-    merge_eval_results,
     snapshot_path,
-    split_outputs,
     to_device,
 )
 from main.tensorboard_log import open_tensorboard
@@ -59,9 +56,9 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; training stopped and the last good snapshot is kept."""
 
 
-
 class Trainer:
-    """Trains ``cfg.parts`` on ``cfg.trainset_3d`` + ``cfg.trainset_2d`` (spec 01 section 9)."""
+    """Trains ``cfg.parts`` on ``cfg.trainset_3d`` + ``cfg.trainset_2d``: Adam, the step LR
+    schedule of ``lr_dec_epoch``, a snapshot after every epoch."""
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
@@ -137,7 +134,8 @@ class Trainer:
         if path is not None and not cfg.non_strict and not cfg.no_imagenet:
             if covers_backbone(path, cfg.resnet_type):
                 self.logger.info(f"{path} holds every backbone weight; ImageNet ones not fetched")
-                build_cfg = with_overrides(cfg, no_imagenet=True, backbone_weights=None)
+                # Only the backbone initialisation changes: nothing to validate again.
+                build_cfg = dataclasses.replace(cfg, no_imagenet=True, backbone_weights=None)
         self.logger.info("Creating graph and optimizer...")
         model = get_model(build_cfg, "train")
         params = [p for module in model.trainable_modules for p in module.parameters()]
@@ -314,94 +312,3 @@ class Trainer:
             self.tot_timer.tic()
             self.read_timer.tic()
         bar.close()
-
-
-# ---- testing -------------------------------------------------------------------------------
-
-
-class Tester:
-    """Evaluates snapshot ``test_epoch`` (or ``cfg.snapshot``) on ``cfg.testset`` (spec 01 11)."""
-
-    def __init__(self, cfg: Config, test_epoch: int | None) -> None:
-        refuse_training_only(cfg, "testing")
-        self.cfg = cfg
-        self.runtime = Runtime(cfg)
-        self.logger = get_run_logger(cfg.log_dir, "test_logs.txt", console=self.runtime.is_main)
-        if self.runtime.is_main:
-            log_run_header(self.logger, cfg)
-        if cfg.snapshot is not None:
-            self.model_path = cfg.snapshot
-        elif test_epoch is not None:
-            self.model_path = snapshot_path(cfg.model_dir, int(test_epoch))
-        else:
-            raise ValueError("--test_epoch or --snapshot is required")
-        if not osp.isfile(self.model_path):
-            raise FileNotFoundError(f"Cannot find model at {self.model_path}")
-
-    def _make_batch_generator(self) -> None:
-        cfg, rt = self.cfg, self.runtime
-        self.logger.info("Creating dataset...")
-        self.testset = get_dataset_class(cfg.testset)(cfg, T.ToTensor(), "test")
-        if cfg.distributed:
-            sampler = ContiguousShardSampler(len(self.testset), rt.rank, rt.world_size)
-            batch_size, self.first_index = cfg.test_batch_size, sampler.start
-        else:
-            sampler = None
-            batch_size, self.first_index = cfg.test_batch_size * cfg.batch_multiplier, 0
-        self.batch_generator = DataLoader(
-            self.testset,
-            batch_size=batch_size,
-            shuffle=False,
-            sampler=sampler,
-            drop_last=False,
-            **rt.loader_kwargs(),
-        )
-
-    def _make_model(self) -> None:
-        self.logger.info(f"Load checkpoint from {self.model_path}")
-        self.logger.info("Creating graph...")
-        model = get_model(self.cfg, "test")
-        self.model = self.runtime.wrap(model)
-        ckpt = load_snapshot(
-            self.model_path,
-            self.model,
-            strict=not self.cfg.non_strict,
-            map_location=self.runtime.device,
-            log=self.logger,
-        )
-        self.snapshot_epoch = int(ckpt.get("epoch", 0))
-        self.model.eval()
-
-    @torch.no_grad()
-    def test(self) -> dict[str, Any]:
-        """Run the test loop; returns the aggregated ``evaluate`` results (all ranks merged)."""
-        self._make_batch_generator()
-        self._make_model()
-        cfg, rt = self.cfg, self.runtime
-        eval_result: dict[str, Any] = {}
-        cur_sample_idx = self.first_index
-        for inputs, targets, meta_info in tqdm(
-            self.batch_generator, desc="test", disable=not rt.is_main
-        ):
-            inputs = to_device(inputs, rt.device, cfg.channels_last)
-            targets = to_device(targets, rt.device)
-            meta_info = to_device(meta_info, rt.device)
-            with rt.autocast():
-                out = self.model(inputs, targets, meta_info, "test")
-            outs = split_outputs(out)
-            merge_eval_results(eval_result, self.testset.evaluate(outs, cur_sample_idx))
-            cur_sample_idx += len(outs)
-        if cfg.distributed:
-            gathered: list[dict[str, Any]] = [{} for _ in range(rt.world_size)]
-            dist.all_gather_object(gathered, eval_result)
-            eval_result = {}
-            for part in gathered:
-                merge_eval_results(eval_result, part)
-        if rt.is_main:
-            self.testset.print_eval_result(eval_result)
-            tensorboard = open_tensorboard(cfg, "test")
-            if tensorboard is not None:
-                tensorboard.test_metrics(eval_result, self.snapshot_epoch)
-                tensorboard.close()
-        close_run_logger(self.logger)
-        return eval_result

@@ -8,12 +8,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import argparse  # noqa: E402
 
 from main.cli_errors import add_debug_arg, run_cli  # noqa: E402
-from main.config import (  # noqa: E402
-    ConfigError,
-    config_from_args,
-    make_run_parser,
-    refuse_training_only,
-)
+from main.config import ConfigError, refuse_training_only  # noqa: E402
+from main.config_cli import config_from_args, make_run_parser  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,7 +31,7 @@ def main(argv=None) -> dict:
     cfg = config_from_args(
         args, snapshot=None if args.snapshot is None else osp.abspath(args.snapshot)
     )
-    from main.runner import Tester
+    from main.tester import Tester
 
     return Tester(cfg, args.test_epoch).test()
 

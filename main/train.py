@@ -8,7 +8,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import argparse  # noqa: E402
 
 from main.cli_errors import add_debug_arg, run_cli  # noqa: E402
-from main.config import ConfigError, config_from_args, make_run_parser  # noqa: E402
+from main.config import ConfigError  # noqa: E402
+from main.config_cli import config_from_args, make_run_parser  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -17,7 +17,8 @@ import sys
 from collections.abc import Sequence
 
 from common.detector import DetectFn
-from main.config import ConfigError, add_common_args, config_from_args
+from main.config import ConfigError
+from main.config_cli import add_common_args, config_from_args
 from main.demo_cli import (
     add_people_args,
     check_snapshot,

@@ -23,13 +23,8 @@ from scipy.spatial.transform import Rotation
 
 from common.utils.human_models import get_smpl
 from data.AGORA.AGORA import AGORA
-from main.config import (
-    ConfigError,
-    add_common_args,
-    add_data_args,
-    config_from_args,
-    make_config,
-)
+from main.config import ConfigError, make_config
+from main.config_cli import add_common_args, add_data_args, config_from_args
 from tests.body_expectations import (
     IN_H,
     IN_W,

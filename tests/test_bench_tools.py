@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from main.config import make_config
-from tool import bench_data, bench_infer, bench_train
+from main.runner import Trainer
+from tool import bench_data, bench_infer, bench_train, bench_train_steps
 from tool.bench_common import NO_CUDA, BenchError, format_table, parse_positive_ints
 
 TRAIN_COLUMNS = ["part", "device", "measure", "batch", "img/s", "it/s", "x fp32", "warm-up s",
@@ -63,7 +64,7 @@ def test_train_table_has_steps_loop_and_loaders(train_output: str) -> None:
     # Step 1 runs the same weights on the same batch: bf16 changes only the arithmetic.
     assert bf16[8] == bf16[10] and float(bf16[8].split("%")[0]) < 5
     # The jittered fp32 differs from fp32 only by rounding-level weight changes.
-    jitter = rows[f"cpu step {bench_train.FP32_JITTER.name} 1"]
+    jitter = rows[f"cpu step {bench_train_steps.FP32_JITTER.name} 1"]
     assert float(jitter[8].split("%")[0]) < 0.01
     loop = rows["cpu loop: 1 workers + step fp32 1"]
     assert float(loop[5]) > 0
@@ -183,25 +184,27 @@ def test_data_bench_tables(standin_model_dir: Path, fixture_data_dir: Path) -> N
 
 
 def test_parse_settings_puts_fp32_first_and_combines_flags() -> None:
-    settings = bench_train.parse_settings("bf16,channels_last+bf16,compile")
+    settings = bench_train_steps.parse_settings("bf16,channels_last+bf16,compile")
     assert [s.name for s in settings][2:] == ["bf16", "channels_last+bf16", "compile"]
-    assert settings[:2] == [bench_train.FP32, bench_train.FP32_JITTER]
+    assert settings[:2] == [bench_train_steps.FP32, bench_train_steps.FP32_JITTER]
     assert settings[1].jitter > 0 and settings[1].amp == "none"
     combo = settings[3]
     assert (combo.amp, combo.channels_last, combo.compile) == ("bf16", True, False)
-    assert settings[0] == bench_train.Setting("fp32", "none", False, False)
-    names = [s.name for s in bench_train.parse_settings("fp32,compile,bf16+compile", True)]
-    assert names == ["fp32", bench_train.FP32_JITTER.name]
+    assert settings[0] == bench_train_steps.Setting("fp32", "none", False, False)
+    names = [s.name for s in bench_train_steps.parse_settings("fp32,compile,bf16+compile", True)]
+    assert names == ["fp32", bench_train_steps.FP32_JITTER.name]
     for bad in ("fp16", "bf16+bf16", "bf16+fp32"):
         with pytest.raises(BenchError, match="--settings"):
-            bench_train.parse_settings(bad)
+            bench_train_steps.parse_settings(bad)
 
 
 def test_jitter_setting_changes_the_weights_at_the_rounding_level(standin_model_dir, tmp_path):
     cfg = make_config("body", human_model_path=str(standin_model_dir), resnet_type=18,
                       no_imagenet=True, output_dir=str(tmp_path))  # fmt: skip
-    plain = bench_train.make_trainer(cfg, bench_train.FP32, 0).model.state_dict()
-    jittered = bench_train.make_trainer(cfg, bench_train.FP32_JITTER, 0).model.state_dict()
+    trainer = bench_train_steps.make_trainer(cfg, bench_train_steps.FP32, 0)
+    assert type(trainer) is Trainer  # the runner's own model, optimizer and train step
+    plain = trainer.model.state_dict()
+    jittered = bench_train_steps.make_trainer(cfg, bench_train_steps.FP32_JITTER, 0).model.state_dict()
     changed = 0
     for key, value in plain.items():
         if value.is_floating_point() and value.abs().sum() > 0 and "running" not in key:
@@ -209,6 +212,32 @@ def test_jitter_setting_changes_the_weights_at_the_rounding_level(standin_model_
             assert rel < 1e-5, key  # about 1e-6 N(0, 1), never more than a few 1e-6
             changed += bool(rel > 0)
     assert changed > 10  # every trained tensor moved
+
+
+def test_measure_steps_interleaves_the_trainers_train_step() -> None:
+    """Each setting runs ``Trainer.train_step`` warm-up + timed times, one setting after the
+    other in every iteration; a failing non-fp32 setting is reported and dropped."""
+    calls: list[str] = []
+
+    class FakeTrainer:
+        def __init__(self, name: str, losses: list[float]) -> None:
+            self.name, self.losses = name, iter(losses)
+            self.runtime = type("R", (), {"device": torch.device("cpu")})()
+
+        def train_step(self, batch, where):
+            calls.append(self.name)
+            if self.name == "bf16" and calls.count("bf16") == 3:
+                raise RuntimeError("bf16 broke\nsecond line")
+            return {}, torch.tensor(next(self.losses))
+
+    settings = bench_train_steps.parse_settings("bf16")
+    names = [s.name for s in settings]
+    trainers = {n: FakeTrainer(n, [1.0 + i, 2.0 + i, 3.0 + i]) for i, n in enumerate(names)}
+    results = bench_train_steps.measure_steps(trainers, settings, None, warmup=1, iters=2)
+    assert calls == names * 3  # bf16 fails in the third iteration, after the others ran
+    fp32 = results["fp32"]
+    assert (fp32.first_loss, fp32.loss, len(fp32.times)) == (1.0, 3.0, 2) and fp32.warmup_s > 0
+    assert results["bf16"].error == "failed: RuntimeError: bf16 broke"
 
 
 def test_format_table_aligns_columns_and_spans_notes() -> None:

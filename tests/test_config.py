@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import math
+import re
 
 import pytest
 
-from main.config import (
-    ConfigError,
-    config_from_args,
-    make_config,
-    make_run_parser,
-    parse_gpu_ids,
-    with_overrides,
-)
+from main.config import ConfigError, make_config
+from main.config_cli import config_from_args, make_run_parser, parse_gpu_ids
 
 # The original's config.py per part, typed by hand.
 EXPECTED = {
@@ -115,13 +111,26 @@ def test_directories_follow_output_dir(tmp_path) -> None:
     assert not (tmp_path / "out").exists(), "creating a config must not create folders"
 
 
-def test_overrides_and_copy() -> None:
+def test_overrides() -> None:
     cfg = make_config("body", trainset_2d=(), train_batch_size=2, gpu_ids=[0, 1])
     assert cfg.trainset_2d == () and cfg.train_batch_size == 2 and cfg.gpu_ids == (0, 1)
     assert cfg.num_gpus == 2 and cfg.device == "cuda:0"
-    other = with_overrides(cfg, testset="Human36M")
+    other = make_config("body", testset="Human36M")
     assert other.testset == "Human36M" and cfg.testset == "PW3D"
     assert make_config("body").device == "cpu" and make_config("body").num_gpus == 0
+
+
+def test_make_config_docstring_examples_build() -> None:
+    """The override examples of the make_config docstring are valid settings."""
+    doc = make_config.__doc__
+    examples = re.findall(r"``(\w+=[^`]+)``", doc)
+    assert len(examples) == 4, examples
+    overrides = {}
+    for example in examples:
+        name, value = example.split("=", 1)
+        overrides[name] = ast.literal_eval(value)
+    cfg = make_config("body", **overrides)
+    assert cfg.fixes == frozenset(overrides["fixes"]) and cfg.gpu_ids == (0, 1)
 
 
 @pytest.mark.parametrize(

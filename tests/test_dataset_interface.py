@@ -112,9 +112,10 @@ def test_cli_refuses_with_one_line(script, tmp_path) -> None:
     assert not list(tmp_path.iterdir())  # refused before anything is written
 
 
-def test_importing_the_config_imports_no_torch() -> None:
+@pytest.mark.parametrize("module", ["main.config", "main.config_cli"])
+def test_importing_the_config_imports_no_torch(module: str) -> None:
     code = (
-        "import json, sys\nimport main.config\n"
+        f"import json, sys\nimport {module}\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('torch', 'data', 'numpy', 'cv2'))))\n"
     )

@@ -21,7 +21,8 @@ from scipy.spatial.transform import Rotation
 
 from common.utils.human_models import get_mano
 from data.InterHand26M.InterHand26M import InterHand26M, interhand_summary, subsample_cameras
-from main.config import add_common_args, add_data_args, config_from_args, make_config
+from main.config import make_config
+from main.config_cli import add_common_args, add_data_args, config_from_args
 
 IH_NAMES = ("Thumb_4", "Thumb_3", "Thumb_2", "Thumb_1", "Index_4", "Index_3", "Index_2",
             "Index_1", "Middle_4", "Middle_3", "Middle_2", "Middle_1", "Ring_4", "Ring_3",

@@ -261,7 +261,7 @@ def test_test_split_and_tester_refuse_fast_decode(fixture_data_dir, tmp_path):
     cfg = make_config("hand", data_dir=str(fixture_data_dir), fast_decode=True)
     with pytest.raises(ValueError, match="fast_decode is for the train split only"):
         get_dataset_class("FreiHAND")(cfg, T.ToTensor(), "test")
-    from main.runner import Tester
+    from main.tester import Tester
 
     with pytest.raises(ConfigError, match="--fast_decode: training only"):
         Tester(make_config("body", fast_decode=True, output_dir=str(tmp_path)), 1)
@@ -270,7 +270,7 @@ def test_test_split_and_tester_refuse_fast_decode(fixture_data_dir, tmp_path):
 def test_scripts_refuse_fast_decode_in_one_line(capsys):
     from main import test as test_script
     from main import train as train_script
-    from main.config import config_from_args
+    from main.config_cli import config_from_args
     from main.demo_cli import main as demo_main
 
     with pytest.raises(SystemExit) as exit_info:

@@ -56,7 +56,7 @@ def test_metric_mean() -> None:
 def test_off_imports_nothing(tmp_path: Path) -> None:
     """Without the flag: no writer, and torch.utils.tensorboard is never imported."""
     code = (
-        "import sys; import main.runner; from main.config import make_config; "
+        "import sys; import main.runner, main.tester; from main.config import make_config; "
         "from main.tensorboard_log import open_tensorboard; "
         f"cfg = make_config('body', output_dir={str(tmp_path)!r}); "
         "assert open_tensorboard(cfg, 'train') is None; "

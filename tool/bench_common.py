@@ -8,7 +8,9 @@ in a temporary folder when the user gives none, and plain-text table printing.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import logging
 import os
 import os.path as osp
 import statistics
@@ -85,6 +87,60 @@ def check_folder(path: str | None, flag: str) -> None:
     """Raise BenchError unless ``path`` is None or an existing folder."""
     if path is not None and not osp.isdir(path):
         raise BenchError(f"{flag}: no folder {path}")
+
+
+def bench_parser(description: str, threads_help: str) -> argparse.ArgumentParser:
+    """Parser with the flags every model benchmark has: ``--parts``, ``--devices``,
+    ``--resnet_type``, ``--threads`` (``threads_help``) and ``--human_model_path``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--parts", default="body,hand,face", help="comma-separated parts")
+    parser.add_argument("--devices", default="cpu,cuda", help="cpu and/or cuda (default: both)")
+    parser.add_argument("--resnet_type", type=int, default=50, help="backbone depth (default 50)")
+    parser.add_argument("--threads", type=int, default=None, help=threads_help)
+    parser.add_argument(
+        "--human_model_path", default=None, help="SMPL/MANO/FLAME folder (default: stand-ins)"
+    )
+    return parser
+
+
+def start_bench(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    log: logging.Logger,
+    check: Callable[[argparse.Namespace], list[str]],
+) -> tuple[argparse.Namespace, list[str]]:
+    """Parse ``argv``, log the bench's progress lines (INFO to ``log``, WARNING elsewhere), check
+    the flags with ``check`` (a BenchError becomes the parser's usage error) and apply
+    ``--threads``.
+
+    Returns:
+        ``(args, parts)``: the parsed flags and the parts ``check`` returned.
+    """
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
+    try:
+        parts = check(args)
+    except BenchError as err:
+        parser.error(str(err))
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    return args, parts
+
+
+def check_bench_args(args: argparse.Namespace) -> list[str]:
+    """Check the flags of :func:`bench_parser`; returns the parts.
+
+    Raises:
+        BenchError: a bad part or device name, ``--threads`` below 1, or a missing
+            ``--human_model_path`` folder.
+    """
+    parts = parse_parts(args.parts)
+    parse_devices(args.devices)
+    if args.threads is not None and args.threads < 1:
+        raise BenchError(f"--threads: expected a positive integer, got {args.threads}")
+    check_folder(args.human_model_path, "--human_model_path")
+    return parts
 
 
 def cuda_present() -> bool:

@@ -44,7 +44,7 @@ import argparse  # noqa: E402
 import logging  # noqa: E402
 import random  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -112,22 +112,13 @@ def time_samples(dataset: BaseDataset, count: int) -> float:
     return (time.perf_counter() - start) / count
 
 
-def time_decode(dataset: BaseDataset, count: int) -> float:
-    """Mean seconds of :func:`decode_img` of the images of the same ``count`` samples."""
+def time_images(dataset: BaseDataset, count: int, read: Callable[[str], object]) -> float:
+    """Mean seconds of ``read(image path)`` over the images of the same ``count`` samples as
+    :func:`time_samples` (indices cycling)."""
     n = len(dataset)
     start = time.perf_counter()
     for i in range(count):
-        decode_img(dataset.datalist[i % n]["img_path"])
-    return (time.perf_counter() - start) / count
-
-
-def time_check(dataset: BaseDataset, count: int) -> float:
-    """Mean seconds of the truncated-image check alone (:func:`truncation_problem`) on the
-    images of the same ``count`` samples."""
-    n = len(dataset)
-    start = time.perf_counter()
-    for i in range(count):
-        truncation_problem(dataset.datalist[i % n]["img_path"])
+        read(dataset.datalist[i % n]["img_path"])
     return (time.perf_counter() - start) / count
 
 
@@ -156,8 +147,9 @@ def bench_dataset(
             dataset.check_images = check_images
             (fast if check_images else unchecked).append(time_samples(dataset, count))
         dataset.check_images = True
-        decode.append(time_decode(dataset, count))
-        check.append(time_check(dataset, count))
+        decode.append(time_images(dataset, count, decode_img))
+        # The truncated-image check alone.
+        check.append(time_images(dataset, count, truncation_problem))
     slow_timing, fast_timing = Timing(min(slow), min(decode)), Timing(min(fast), min(decode))
     return slow_timing, fast_timing, min(unchecked), min(check)
 

@@ -47,14 +47,15 @@ from common.checkpoint import save_snapshot  # noqa: E402
 from common.logger import close_run_logger  # noqa: E402
 from main.config import AMP_MODES, Config, make_config  # noqa: E402
 from main.model import get_model  # noqa: E402
-from main.runner import Tester  # noqa: E402
 from main.runtime import split_outputs, to_device  # noqa: E402
+from main.tester import Tester  # noqa: E402
 from tool.bench_common import (  # noqa: E402
     NO_CUDA,
     BenchError,
     BenchInputs,
     bench_inputs,
-    check_folder,
+    bench_parser,
+    check_bench_args,
     cuda_present,
     fmt,
     format_table,
@@ -63,8 +64,8 @@ from tool.bench_common import (  # noqa: E402
     machine_summary,
     median,
     parse_devices,
-    parse_parts,
     parse_positive_ints,
+    start_bench,
     timed,
 )
 
@@ -283,9 +284,9 @@ def _export(onnx: ModuleType, cfg: Config, snapshot: str, path: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="body,hand,face", help="comma-separated parts")
-    parser.add_argument("--devices", default="cpu,cuda", help="cpu and/or cuda (default: both)")
+    parser = bench_parser(
+        __doc__.splitlines()[0], "torch and onnxruntime threads (default: torch's default)"
+    )
     parser.add_argument(
         "--batch_sizes", default="1,8,32", help="comma-separated batch sizes (default 1,8,32)"
     )
@@ -307,47 +308,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--demo_fps", action="store_true",
                         help="add end-to-end demo frames/s rows (detector + networks + render)")
-    parser.add_argument("--resnet_type", type=int, default=50, help="backbone depth (default 50)")
     parser.add_argument(
         "--snapshot", default=None, help="weights for a single part (default: untrained)"
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch and onnxruntime threads (default: torch's default)",
-    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random crops")
-    parser.add_argument(
-        "--human_model_path", default=None, help="SMPL/MANO/FLAME folder (default: stand-ins)"
-    )
     return parser
+
+
+def _check_args(args: argparse.Namespace) -> list[str]:
+    """Check every flag (``--snapshot`` made absolute); returns the parts."""
+    parts = check_bench_args(args)
+    parse_positive_ints(args.batch_sizes, "--batch_sizes")
+    if args.iters < 1 or args.warmup < 0:
+        raise BenchError("--iters must be >= 1 and --warmup >= 0")
+    if args.snapshot is not None:
+        if len(parts) != 1:
+            raise BenchError("--snapshot: give exactly one part with --parts")
+        if not osp.isfile(args.snapshot):
+            raise BenchError(f"--snapshot: no file {args.snapshot}")
+        args.snapshot = osp.abspath(args.snapshot)
+    return parts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logger.setLevel(logging.INFO)
-    try:
-        parts = parse_parts(args.parts)
-        parse_devices(args.devices)
-        parse_positive_ints(args.batch_sizes, "--batch_sizes")
-        if args.iters < 1 or args.warmup < 0:
-            raise BenchError("--iters must be >= 1 and --warmup >= 0")
-        if args.threads is not None and args.threads < 1:
-            raise BenchError(f"--threads: expected a positive integer, got {args.threads}")
-        if args.snapshot is not None:
-            if len(parts) != 1:
-                raise BenchError("--snapshot: give exactly one part with --parts")
-            if not osp.isfile(args.snapshot):
-                raise BenchError(f"--snapshot: no file {args.snapshot}")
-            args.snapshot = osp.abspath(args.snapshot)
-        check_folder(args.human_model_path, "--human_model_path")
-    except BenchError as err:
-        parser.error(str(err))
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    args, parts = start_bench(parser, argv, logger, _check_args)
     onnx, onnx_note = onnx_backend(args.no_onnx)
     start_line = machine_summary()
     rows, notes = [], []

@@ -32,22 +32,18 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import argparse  # noqa: E402
-import functools  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
 
 import cv2  # noqa: E402
 import torch  # noqa: E402
 import torchvision.transforms as T  # noqa: E402
-from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, Dataset, RandomSampler, default_collate  # noqa: E402
 
-from common.logger import close_run_logger  # noqa: E402
 from data.dataset import MultipleDatasets  # noqa: E402
-from main.config import PART_PRESETS, Config, make_config  # noqa: E402
+from main.config import PART_PRESETS, make_config  # noqa: E402
 from main.runner import Trainer  # noqa: E402
 from main.runtime import build_trainset, seed_everything, seed_worker  # noqa: E402
 from tool.bench_common import (  # noqa: E402
@@ -55,6 +51,8 @@ from tool.bench_common import (  # noqa: E402
     BenchError,
     BenchInputs,
     bench_inputs,
+    bench_parser,
+    check_bench_args,
     check_folder,
     cuda_present,
     fmt,
@@ -62,67 +60,27 @@ from tool.bench_common import (  # noqa: E402
     gpu_ids_for,
     load_summary,
     machine_summary,
-    median,
     one_thread,
     parse_devices,
-    parse_parts,
+    start_bench,
     synchronize,
-    timed,
+)
+from tool.bench_train_steps import (  # noqa: E402
+    DEFAULT_SETTINGS,
+    FP32,
+    FP32_JITTER,
+    SETTING_FLAGS,
+    Batch,
+    Setting,
+    make_trainer,
+    measure_steps,
+    parse_settings,
+    train_step,
 )
 
 logger = logging.getLogger("bench_train")
 
-SETTING_FLAGS = ("bf16", "channels_last", "compile")
-DEFAULT_SETTINGS = "fp32,bf16,channels_last,compile"
 LOSS_TARGET = 0.02  # relative loss difference to fp32 targeted on GPU
-
-Batch = tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One way of running the train step."""
-
-    name: str  # 'fp32' or '+'-joined flags, e.g. 'bf16+channels_last'
-    amp: str  # Config.amp: 'none' or 'bf16'
-    channels_last: bool
-    compile: bool
-    jitter: float = 0.0  # initial weights multiplied by 1 + jitter * N(0, 1)
-
-
-FP32 = Setting("fp32", "none", False, False)
-# fp32 from weights changed at the rounding level: how far fp32 drifts from itself over the
-# steps, the floor below which a setting's loss@N difference says nothing.
-FP32_JITTER = Setting("fp32 jitter 1e-6", "none", False, False, jitter=1e-6)
-
-
-def parse_settings(text: str, no_compile: bool = False) -> list[Setting]:
-    """``'fp32,bf16,channels_last,compile'`` -> settings, fp32 and :data:`FP32_JITTER` first
-    (added if absent).
-
-    Args:
-        text: comma-separated names; a name is ``fp32`` or flags of :data:`SETTING_FLAGS`
-            joined by ``+``.
-        no_compile: drop every setting that uses ``compile``.
-
-    Raises:
-        BenchError: an unknown or repeated flag.
-    """
-    settings = [FP32, FP32_JITTER]
-    for name in dict.fromkeys(n.strip() for n in text.split(",") if n.strip()):
-        if name == "fp32":
-            continue
-        flags = name.split("+")
-        if any(f not in SETTING_FLAGS for f in flags) or len(set(flags)) != len(flags):
-            raise BenchError(
-                f"--settings: bad setting {name!r}; use fp32 or flags of "
-                f"{', '.join(SETTING_FLAGS)} joined by '+'"
-            )
-        if no_compile and "compile" in flags:
-            continue
-        amp = "bf16" if "bf16" in flags else "none"
-        settings.append(Setting(name, amp, "channels_last" in flags, "compile" in flags))
-    return settings
 
 
 def part_datasets(part: str) -> list[str]:
@@ -143,92 +101,6 @@ def fixed_batch(trainset: Dataset, batch_size: int, seed: int) -> Batch:
     seed_everything(seed)  # the augmentation draws from numpy and random
     order = torch.randperm(len(trainset), generator=torch.Generator().manual_seed(seed))
     return default_collate([trainset[int(order[i % len(order)])] for i in range(batch_size)])
-
-
-def make_trainer(cfg: Config, setting: Setting, seed: int) -> Trainer:
-    """The model and Adam optimizer exactly as ``Trainer`` builds them (same seed, same weights)."""
-    trainer = Trainer(cfg)
-    close_run_logger(trainer.logger)  # no console or file lines from the bench
-    torch.manual_seed(seed)
-    trainer._make_model()
-    if setting.jitter:
-        noise = torch.Generator().manual_seed(seed + 1)
-        with torch.no_grad():
-            for param in trainer.model.parameters():
-                scale = 1 + setting.jitter * torch.randn(param.shape, generator=noise)
-                param.mul_(scale.to(param.device))
-    if setting.compile:
-        trainer.model = compile_model(trainer.model)
-    return trainer
-
-
-def compile_model(model: nn.Module) -> nn.Module:
-    """``torch.compile`` the bare model, inside the DataParallel wrapper of CUDA runs if any."""
-    if isinstance(model, nn.DataParallel):
-        model.module = torch.compile(model.module)
-        return model
-    return torch.compile(model)
-
-
-def train_step(trainer: Trainer, batch: Batch) -> float:
-    """One training iteration of ``main/train.py`` (``Trainer.train_step``); the total loss."""
-    _, total = trainer.train_step(batch, "the benchmark step")
-    return float(total.detach().item())  # the runner logs every loss each iteration
-
-
-@dataclass
-class StepResult:
-    """Measurements of one setting: step times, first and last total loss, or its error."""
-
-    setting: Setting
-    warmup_s: float = 0.0  # total time of the untimed steps (compilation happens there), s
-    times: list[float] = field(default_factory=list)  # timed steps, s each
-    first_loss: float | None = None  # step 1: same weights and batch for every setting
-    loss: float | None = None  # last step
-    error: str | None = None
-
-    @property
-    def rate(self) -> float:
-        """Iterations/s from the median step time (robust to load spikes of a shared machine)."""
-        return 1.0 / median(self.times)
-
-
-def measure_steps(
-    trainers: dict[str, Trainer],
-    settings: Sequence[Setting],
-    batch: Batch,
-    warmup: int,
-    iters: int,
-) -> dict[str, StepResult]:
-    """Run ``warmup + iters`` steps of every setting, interleaved; time the last ``iters``.
-
-    A setting other than fp32 that raises is reported with its error and dropped.
-    """
-    results = {s.name: StepResult(s) for s in settings}
-    for itr in range(warmup + iters):
-        for setting in settings:
-            result = results[setting.name]
-            if result.error is not None:
-                continue
-            trainer = trainers[setting.name]
-            try:
-                seconds, loss = timed(
-                    functools.partial(train_step, trainer, batch), trainer.runtime.device
-                )
-            except Exception as err:  # noqa: BLE001 - reported in the table, e.g. compile failures
-                if setting == FP32:
-                    raise
-                result.error = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:120]}"
-                logger.warning("%s: %s", setting.name, result.error)
-                continue
-            if itr < warmup:
-                result.warmup_s += seconds
-            else:
-                result.times.append(seconds)
-            if itr == 0:
-                result.first_loss = loss
-            result.loss = loss
-    return results
 
 
 def loader_rate(dataset: Dataset, batch_size: int, samples: int, seed: int) -> tuple[float, float]:
@@ -403,9 +275,7 @@ def bench_part(part: str, args: argparse.Namespace, inputs: BenchInputs) -> list
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="body,hand,face", help="comma-separated parts")
-    parser.add_argument("--devices", default="cpu,cuda", help="cpu and/or cuda (default: both)")
+    parser = bench_parser(__doc__.splitlines()[0], "torch threads of the step (default: torch's)")
     parser.add_argument(
         "--settings",
         default=DEFAULT_SETTINGS,
@@ -438,55 +308,38 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="DataLoader workers of the loop rows (default: the number of cores)",
     )
-    parser.add_argument("--resnet_type", type=int, default=50, help="backbone depth (default 50)")
     parser.add_argument(
         "--backbone_weights",
         default=None,
         metavar="PATH",
         help="local ImageNet state dict of the backbone (default: random initialisation)",
     )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch threads of the step (default: torch's)"
-    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--human_model_path", default=None, help="SMPL/MANO/FLAME folder (default: stand-ins)"
-    )
     parser.add_argument(
         "--data_dir", default=None, help="data set root (default: fixtures in a temporary folder)"
     )
     return parser
 
 
-def _check_args(args: argparse.Namespace) -> None:
+def _check_args(args: argparse.Namespace) -> list[str]:
+    """Check every flag; returns the parts."""
+    parts = check_bench_args(args)
     for name in ("batch_size", "cuda_batch_size", "iters", "loader_samples"):
         if getattr(args, name) < 1:
             raise BenchError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
-    if args.threads is not None and args.threads < 1:
-        raise BenchError(f"--threads: expected a positive integer, got {args.threads}")
     if args.backbone_weights is not None and not osp.isfile(args.backbone_weights):
         raise BenchError(f"--backbone_weights: no file {args.backbone_weights}")
     for name in ("warmup", "workers"):
         if getattr(args, name) < 0:
             raise BenchError(f"--{name}: expected an integer >= 0, got {getattr(args, name)}")
     parse_settings(args.settings)
-    parse_devices(args.devices)
-    check_folder(args.human_model_path, "--human_model_path")
     check_folder(args.data_dir, "--data_dir")
+    return parts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logger.setLevel(logging.INFO)
-    try:
-        parts = parse_parts(args.parts)
-        _check_args(args)
-    except BenchError as err:
-        parser.error(str(err))
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    args, parts = start_bench(parser, argv, logger, _check_args)
     datasets = list(dict.fromkeys(n for p in parts for n in part_datasets(p)))
     start_line = machine_summary()
     try:

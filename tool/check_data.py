@@ -31,13 +31,8 @@ from typing import Any, Iterator, Sequence  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
-from main.config import (  # noqa: E402
-    Config,
-    ConfigError,
-    add_common_args,
-    add_data_args,
-    config_from_args,
-)
+from main.config import Config, ConfigError  # noqa: E402
+from main.config_cli import add_common_args, add_data_args, config_from_args  # noqa: E402
 from tool.data_checks import (  # noqa: E402
     Defect,
     check_images,

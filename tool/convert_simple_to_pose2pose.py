@@ -5,9 +5,9 @@
 there; ``--input`` and ``--output`` choose other files. The input is the state dict of a Simple
 Baselines "pose_resnet" (torchvision ResNet names ``conv1``, ``bn1``, ``layer1`` ... ``layer4``
 plus the pose head ``deconv_layers.*`` and ``final_layer.*``). The output is a snapshot
-``{'network': {'module.backbone.<name>': tensor}, 'epoch': 0}`` without optimizer state (spec 04
-section 9), which ``main/train.py`` loads as a backbone-only start: the backbone takes the pose
-network's weights, the heads keep their training initialisation.
+``{'network': {'module.backbone.<name>': tensor}, 'epoch': 0}`` without optimizer state (the
+original's snapshot format), which ``main/train.py`` loads as a backbone-only start: the backbone
+takes the pose network's weights, the heads keep their training initialisation.
 
 Differences from the original script, which copies every input key: only the ResNet entries are
 written (the pose head has no counterpart in Pose2Pose; the original's extra keys were dropped by

@@ -23,10 +23,10 @@ from tool.make_fixtures import (
     background,
     coco_json,
     h36m_regressor,
-    look_at,
     project,
     random_body_pose,
     render_silhouettes,
+    ring_camera,
     smpl_mesh,
     tight_bbox,
     to_list,
@@ -166,11 +166,9 @@ def _3dhp_cameras(rng: np.random.Generator) -> dict[str, dict[str, list]]:
     """Cameras 0-2 on a circle around the studio (world z up, mm), 1K intrinsics."""
     cameras = {}
     for cam_idx in range(3):
-        azimuth = np.deg2rad(-90 + 50 * cam_idx + rng.uniform(-8, 8))
-        pos = np.array([4000 * np.cos(azimuth), 4000 * np.sin(azimuth), 1200.0])
-        R, t = look_at(pos, (0.0, 0.0, 900.0), (0.0, 0.0, 1.0))
-        focal = rng.uniform(300, 330, size=2)
-        princpt = np.array(MPI_INF_3DHP_IMG_SIZE[::-1]) / 2 + rng.uniform(-4, 4, size=2)
+        R, t, focal, princpt = ring_camera(
+            rng, -90 + 50 * cam_idx, 8, 4000, 1200.0, (300, 330), MPI_INF_3DHP_IMG_SIZE
+        )
         cameras[str(cam_idx)] = {"R": to_list(R), "t": to_list(t), "focal": to_list(focal),
                                  "princpt": to_list(princpt)}  # fmt: skip
     return cameras

@@ -16,10 +16,10 @@ from tool.make_fixtures import (
     FixtureContext,
     background,
     coco_json,
-    look_at,
     project,
     random_body_pose,
     render_silhouettes,
+    ring_camera,
     smpl_mesh,
     tight_bbox,
     to_list,
@@ -49,11 +49,9 @@ def _h36m_cameras(rng: np.random.Generator) -> dict[str, dict[str, list]]:
     """Four cameras on a circle around the capture volume (world z up, mm)."""
     cameras = {}
     for cam_idx in range(1, 5):
-        azimuth = np.deg2rad(-90 + 70 * (cam_idx - 1) + rng.uniform(-10, 10))
-        pos = np.array([3500 * np.cos(azimuth), 3500 * np.sin(azimuth), 1300.0])
-        R, t = look_at(pos, (0.0, 0.0, 900.0), (0.0, 0.0, 1.0))
-        focal = rng.uniform(300, 340, size=2)
-        princpt = np.array(H36M_IMG_SIZE[::-1]) / 2 + rng.uniform(-4, 4, size=2)
+        R, t, focal, princpt = ring_camera(
+            rng, -90 + 70 * (cam_idx - 1), 10, 3500, 1300.0, (300, 340), H36M_IMG_SIZE
+        )
         cameras[str(cam_idx)] = {"R": to_list(R), "t": to_list(t), "f": to_list(focal),
                                  "c": to_list(princpt)}  # fmt: skip
     return cameras

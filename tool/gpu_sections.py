@@ -146,8 +146,14 @@ def check_torchrun(ctx: CheckContext) -> Section:
 
 
 def check_train_steps(ctx: CheckContext) -> Section:
-    from tool.bench_train import FP32, FP32_JITTER, fixed_batch, make_trainer, measure_steps
-    from tool.bench_train import parse_settings
+    from tool.bench_train import fixed_batch
+    from tool.bench_train_steps import (
+        FP32,
+        FP32_JITTER,
+        make_trainer,
+        measure_steps,
+        parse_settings,
+    )
 
     # The smoke run takes the combined setting only: both flags' code paths, one model less.
     names = "bf16+channels_last" if ctx.smoke else "bf16,channels_last,bf16+channels_last,compile"
@@ -197,7 +203,7 @@ def check_train_steps(ctx: CheckContext) -> Section:
 
 def bf16_refusal(ctx: CheckContext) -> str:
     """How building a bf16 trainer on this GPU ends: 'refused: <message>' or 'accepted'."""
-    from tool.bench_train import FP32, make_trainer
+    from tool.bench_train_steps import FP32, make_trainer
 
     try:
         make_trainer(ctx.config("body", gpu_ids=ctx.gpu_ids, amp="bf16", **BODY_SETS), FP32, 0)
@@ -217,7 +223,8 @@ def build_body_trainset(ctx: CheckContext, batch_size: int):
 def check_memory(ctx: CheckContext) -> Section:
     if ctx.device != "cuda":
         return Section("", SKIP, "peak GPU memory needs CUDA")
-    from tool.bench_train import FP32, fixed_batch, make_trainer, parse_settings, train_step
+    from tool.bench_train import fixed_batch
+    from tool.bench_train_steps import FP32, make_trainer, parse_settings, train_step
 
     trainset = build_body_trainset(ctx, 8)
     rows = []
@@ -241,7 +248,8 @@ def check_memory(ctx: CheckContext) -> Section:
 
 
 def check_loop(ctx: CheckContext) -> Section:
-    from tool.bench_train import FP32, fixed_batch, loop_rate, make_trainer, measure_steps
+    from tool.bench_train import fixed_batch, loop_rate
+    from tool.bench_train_steps import FP32, make_trainer, measure_steps
 
     batch_size = 2 if ctx.smoke else ctx.args.batch_size
     workers = 0 if ctx.smoke else ctx.args.workers

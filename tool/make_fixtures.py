@@ -111,6 +111,37 @@ def look_at(cam_pos: Sequence[float], target: Sequence[float], up: Sequence[floa
     return R, -R @ cam_pos
 
 
+def ring_camera(
+    rng: np.random.Generator,
+    azimuth_deg: float,
+    jitter_deg: float,
+    radius: float,
+    height: float,
+    focal_range: tuple[float, float],
+    img_size: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A studio camera on a circle about the world z axis (z up, mm), looking at (0, 0, 900).
+
+    Draws from ``rng``, in this order: the azimuth jitter, the focal lengths, the principal
+    point offset (each uniform).
+
+    Args:
+        azimuth_deg: azimuth before the jitter, degrees; ``jitter_deg``: its uniform range, +-.
+        radius, height: the camera position's distance from the z axis and its z, mm.
+        focal_range: (low, high) of the two focal lengths, px.
+        img_size: (H, W) of the images, px; the principal point is the centre +- 4 px.
+
+    Returns:
+        ``(R (3, 3), t (3,) mm, focal (2,) px, princpt (2,) px)``.
+    """
+    azimuth = np.deg2rad(azimuth_deg + rng.uniform(-jitter_deg, jitter_deg))
+    pos = np.array([radius * np.cos(azimuth), radius * np.sin(azimuth), height])
+    R, t = look_at(pos, (0.0, 0.0, 900.0), (0.0, 0.0, 1.0))
+    focal = rng.uniform(*focal_range, size=2)
+    princpt = np.array(img_size[::-1]) / 2 + rng.uniform(-4, 4, size=2)
+    return R, t, focal, princpt
+
+
 def project(points: np.ndarray, focal: Sequence[float], princpt: Sequence[float]) -> np.ndarray:
     """(N, 3) camera points -> (N, 2) pixels."""
     return points[:, :2] / points[:, 2:3] * np.asarray(focal) + np.asarray(princpt)

@@ -45,13 +45,8 @@ from common.utils.human_models import FLAME, MANO, SMPL  # noqa: E402
 from common.utils.preprocessing import affine_to_patch, flip_joints  # noqa: E402
 from common.utils.transforms import cam2pixel  # noqa: E402
 from data.registry import get_dataset_class  # noqa: E402
-from main.config import (  # noqa: E402
-    AGORA_RESOLUTIONS,
-    AGORA_TEST_SPLITS,
-    Config,
-    ConfigError,
-    config_from_args,
-)
+from main.config import AGORA_RESOLUTIONS, AGORA_TEST_SPLITS, Config, ConfigError  # noqa: E402
+from main.config_cli import config_from_args  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Convert the official AGORA SMPL release into the files the Pose2Pose AGORA loader reads.
 
 ``python tool/AGORA/agora2coco_smpl.py --dataset_path data/AGORA/data
---human_model_path common/utils/human_model_files`` (spec 04 10.3) reads, under the dataset path,
+--human_model_path common/utils/human_model_files`` reads, under the dataset path,
 
 * ``SMPL/*.pkl`` (from ``train_SMPL.zip``; e.g. ``train_0_withjv.pkl``) and
   ``validation_SMPL/SMPL/*.pkl`` (from ``validation_SMPL.zip``): pandas data frames, one row per

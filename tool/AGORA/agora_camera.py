@@ -1,4 +1,4 @@
-"""AGORA's camera model (spec 04 10.2, adapted from the official AGORA evaluation code).
+"""AGORA's camera model (adapted from the official AGORA evaluation code).
 
 AGORA places each person in an Unreal Engine scene: position ``X, Y, Z`` (cm; Unreal axes x
 forward, y right, z up) and yaw ``Yaw`` (degrees). The camera of a frame comes from a fixed table
@@ -123,10 +123,10 @@ def person_to_camera(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rigid map of a person's model-frame points into the camera: ``x_cam = R @ x + t``.
 
-    The chain of spec 04 10.2: SMPL -> OpenCV axes, rotation about y by ``yaw - 90`` degrees,
-    the person's position added; then minus the camera position, rotation about y by
-    ``-camYaw`` and about x by ``camPitch``. (The original re-estimates this transform from the
-    joints with a Procrustes fit; it is known in closed form.)
+    The chain of the AGORA evaluation code: SMPL -> OpenCV axes, rotation about y by
+    ``yaw - 90`` degrees, the person's position added; then minus the camera position, rotation
+    about y by ``-camYaw`` and about x by ``camPitch``. (The original re-estimates this transform
+    from the joints with a Procrustes fit; it is known in closed form.)
 
     Args:
         yaw_deg: the person's ``Yaw``, degrees.

@@ -1,7 +1,7 @@
 """Cut every AGORA person out of the 3840 x 2160 frames once, so training need not read 4K frames.
 
 ``python tool/AGORA/crop_and_resize_4k_images.py --dataset_path data/AGORA/data --out_height 512
---out_width 384`` (spec 04 10.5) reads
+--out_width 384`` (the sizes of the original's instructions) reads
 
 * train / validation: ``AGORA_<split>_SMPL.json`` (written by ``agora2coco_smpl.py``), every
   annotation's ``bbox`` (4K px) and its frame ``images_3840x2160/<folder>/<imgPath>``;
