@@ -1,4 +1,4 @@
-"""Snapshots in the reference's format (spec 01 9.6, 10): save atomically, load with a key report.
+"""Snapshots in the reference's format: save atomically, load with a key report.
 
 A snapshot file is a ``torch.save``d dict::
 

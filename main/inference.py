@@ -120,7 +120,7 @@ def process_demo_bbox(
     Raises:
         DemoError: not four finite numbers, or nothing of the box lies inside the image.
     """
-    from common.utils.preprocessing import process_bbox
+    from common.utils.bbox import process_bbox
 
     values = list(bbox) if isinstance(bbox, (list, tuple, np.ndarray)) else []
     numbers = all(
@@ -311,7 +311,7 @@ def run_image(
     """
     import torch
 
-    from common.utils.preprocessing import generate_patch_image
+    from common.utils.patch import generate_patch_image
     from common.utils.vis import RenderBackendError, render_mesh, save_image, save_obj
 
     part = PART_DEMOS[cfg.parts]

@@ -132,7 +132,7 @@ def run_frame(
     """
     import torch
 
-    from common.utils.preprocessing import generate_patch_image
+    from common.utils.patch import generate_patch_image
 
     image = img.astype(np.float32)
     height, width = image.shape[:2]

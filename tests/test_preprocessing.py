@@ -10,21 +10,11 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from common.utils.preprocessing import (
-    aug_rotation_matrix,
-    augmentation,
-    decode_img,
-    flip_joints,
-    gen_trans_from_patch_cv,
-    generate_patch_image,
-    get_aug_config,
-    get_bbox,
-    inside_heatmap,
-    load_img,
-    process_bbox,
-    process_db_coord,
-    rotate_2d,
-)
+from common.utils.augmentation import aug_rotation_matrix, augmentation, get_aug_config
+from common.utils.bbox import get_bbox, process_bbox
+from common.utils.image_io import decode_img, load_img
+from common.utils.joint_targets import flip_joints, inside_heatmap, process_db_coord
+from common.utils.patch import gen_trans_from_patch_cv, generate_patch_image, rotate_2d
 from main.config import make_config
 
 BODY = (256, 192)

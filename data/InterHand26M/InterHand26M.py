@@ -24,8 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from common.utils.bbox import get_bbox
 from common.utils.human_models import MANO, get_mano
-from common.utils.preprocessing import get_bbox
 from common.utils.transforms import transform_joint_to_other_db, world2pixel
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (

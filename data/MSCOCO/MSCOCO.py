@@ -28,7 +28,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.utils.human_models import FLAME, MANO
-from common.utils.preprocessing import gen_trans_from_patch_cv, process_db_coord
+from common.utils.joint_targets import process_db_coord
+from common.utils.patch import gen_trans_from_patch_cv
 from data.base import PARTS, BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,
