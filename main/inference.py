@@ -311,8 +311,10 @@ def run_image(
     """
     import torch
 
+    from common.utils.image_io import save_image
+    from common.utils.mesh import save_obj
     from common.utils.patch import generate_patch_image
-    from common.utils.vis import RenderBackendError, render_mesh, save_image, save_obj
+    from common.utils.render import RenderBackendError, render_mesh
 
     part = PART_DEMOS[cfg.parts]
     img, processed = read_image_and_boxes(image_path, boxes, cfg)
