@@ -1,4 +1,4 @@
-"""Image files: the RGB writer (the reader's tests are in test_preprocessing and test_bad_images)."""
+"""Image files: the reader (broken files: test_bad_images) and the RGB writer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,35 @@ import numpy as np
 import pytest
 
 from common.utils import image_io
+from common.utils.image_io import decode_img, load_img
+
+
+def test_load_img_rgb_float_and_grey(tmp_path) -> None:
+    bgr = np.zeros((4, 5, 3), np.uint8)
+    bgr[..., 0], bgr[..., 1], bgr[..., 2] = 10, 20, 30  # B, G, R
+    path = str(tmp_path / "a.png")
+    cv2.imwrite(path, bgr)
+    img = load_img(path)
+    assert img.dtype == np.float32 and img.shape == (4, 5, 3)
+    np.testing.assert_array_equal(img[0, 0], [30, 20, 10])
+    np.testing.assert_array_equal(load_img(path, "BGR")[0, 0], [10, 20, 30])
+    grey = str(tmp_path / "g.png")
+    cv2.imwrite(grey, np.full((3, 3), 77, np.uint8))
+    g = load_img(grey)
+    assert g.shape == (3, 3, 3) and np.all(g == 77)
+    raw = decode_img(path)  # the loaders' 8-bit read: the same pixels
+    assert raw.dtype == np.uint8
+    np.testing.assert_array_equal(raw, img)
+
+
+def test_load_img_errors_name_the_file(tmp_path) -> None:
+    missing = str(tmp_path / "nope.jpg")
+    with pytest.raises(OSError, match="nope.jpg"):
+        load_img(missing)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    with pytest.raises(OSError, match="broken.jpg"):
+        load_img(str(broken))
 
 
 def test_save_image_writes_rgb_as_bgr_with_rounding(tmp_path):
