@@ -80,9 +80,7 @@ def patch_transforms(
     if do_flip:
         c_x = img_width - c_x - 1
     out_h, out_w = int(out_shape[0]), int(out_shape[1])
-    trans = gen_trans_from_patch_cv(c_x, c_y, box_w, box_h, out_w, out_h, scale, rot)
-    inv_trans = gen_trans_from_patch_cv(c_x, c_y, box_w, box_h, out_w, out_h, scale, rot, inv=True)
-    return trans, inv_trans
+    return _patch_affines((c_x, c_y), (box_w, box_h), (out_w, out_h), scale, rot)
 
 
 def warp_window(
@@ -210,9 +208,25 @@ def gen_trans_from_patch_cv(
     Returns:
         (2, 3) float32; source px -> patch px, or the inverse when ``inv``.
     """
-    src_w, src_h = src_width * scale, src_height * scale
+    trans, inv_trans = _patch_affines(
+        (c_x, c_y), (src_width, src_height), (dst_width, dst_height), scale, rot
+    )
+    return inv_trans if inv else trans
+
+
+def _patch_affines(
+    centre: tuple[float, float],
+    src_size: tuple[float, float],
+    dst_size: tuple[float, float],
+    scale: float,
+    rot: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both affines of :func:`gen_trans_from_patch_cv`: ``(source -> patch, patch -> source)``,
+    (2, 3) float32 each; ``centre`` and the sizes are (x, y) / (width, height) px."""
+    src_w, src_h = src_size[0] * scale, src_size[1] * scale
+    dst_width, dst_height = dst_size
     rot_rad = math.pi * rot / 180
-    src_center = np.array([c_x, c_y], dtype=np.float32)
+    src_center = np.array(centre, dtype=np.float32)
     src_down = rotate_2d(np.array([0, src_h * 0.5], dtype=np.float32), rot_rad)
     src_right = rotate_2d(np.array([src_w * 0.5, 0], dtype=np.float32), rot_rad)
     dst_center = np.array([dst_width * 0.5, dst_height * 0.5], dtype=np.float32)
@@ -220,8 +234,6 @@ def gen_trans_from_patch_cv(
     dst_right = np.array([dst_width * 0.5, 0], dtype=np.float32)
     src = np.stack([src_center, src_center + src_down, src_center + src_right]).astype(np.float32)
     dst = np.stack([dst_center, dst_center + dst_down, dst_center + dst_right]).astype(np.float32)
-    if inv:
-        trans = cv2.getAffineTransform(dst, src)
-    else:
-        trans = cv2.getAffineTransform(src, dst)
-    return trans.astype(np.float32)
+    trans = cv2.getAffineTransform(src, dst).astype(np.float32)
+    inv_trans = cv2.getAffineTransform(dst, src).astype(np.float32)
+    return trans, inv_trans
