@@ -1,4 +1,4 @@
-"""Snapshots in the reference's format (spec 01 9.6, 10): save atomically, load with a key report.
+"""Snapshots in the reference's format: save atomically, load with a key report.
 
 A snapshot file is a ``torch.save``d dict::
 
@@ -26,13 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from common.snapshot_files import (  # noqa: F401  (re-exported: the runners call them)
-    SnapshotError,
-    cleanup_stale_temporaries,
-    newest_intact_snapshot,
-    temporary_path,
-    write_atomically,
-)
+from common.snapshot_files import SnapshotError, write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +76,9 @@ def save_snapshot(
     """Write a snapshot atomically: a temporary file in the same folder, then ``os.replace``.
 
     An interruption before the rename leaves any previous file at ``path`` untouched. The
-    temporary file is ``<path>.tmp.<host>.<pid>`` (:func:`temporary_path`); a killed writer's
-    one is removed by :func:`cleanup_stale_temporaries`. SIGINT or SIGTERM during the write
+    temporary file is ``<path>.tmp.<host>.<pid>``
+    (:func:`common.snapshot_files.temporary_path`); a killed writer's one is removed by
+    :func:`common.snapshot_files.cleanup_stale_temporaries`. SIGINT or SIGTERM during the write
     abandons it: the temporary file is removed and the process exits with ``128 + signal``
     after one logged line (only when called from the main thread, where signals are handled).
 

@@ -1,4 +1,4 @@
-"""Wall-clock timer with the reference's warm-up rule (spec 01 12.2)."""
+"""Wall-clock timer with the reference's warm-up rule: the first calls stay out of the average."""
 
 from __future__ import annotations
 

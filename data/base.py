@@ -21,8 +21,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from common.utils.augmentation import augmentation
 from common.utils.human_model_targets import HumanModelTargets, process_human_model_output
-from common.utils.preprocessing import augmentation, decode_img, load_img, process_db_coord
+from common.utils.image_io import decode_img, load_img
+from common.utils.joint_targets import process_db_coord
 from common.utils.reduced_decode import augmentation_reduced
 from data.box_screen import BoxScreen
 from data.coco import get_image
@@ -217,7 +219,7 @@ class BaseDataset(Dataset):
 
         Returns:
             ``(img, img2bb_trans, bb2img_trans, rot, do_flip)``: img (3, H_in, W_in) float32 in
-            [0, 1]; the (2, 3) affines of :func:`common.utils.preprocessing.augmentation`.
+            [0, 1]; the (2, 3) affines of :func:`common.utils.augmentation.augmentation`.
         """
         if self.cfg.fast_decode:  # train split only (checked by the constructor)
             if self.reference_loader:

@@ -1,7 +1,7 @@
 """Annotation boxes that the original would turn into wrong crops: dropped or named.
 
 Two kinds, told from the raw ``[x, y, w, h]`` box (image px) before
-:func:`common.utils.preprocessing.process_bbox`:
+:func:`common.utils.bbox.process_bbox`:
 
 * a NaN or infinite coordinate: dropped in every split (``sanitize_bbox`` returns None for it, as
   the original's NumPy max/min propagate NaN; inf is treated alike);
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.utils.preprocessing import process_bbox
+from common.utils.bbox import process_bbox
 from data.dataset import AnnotationError
 
 logger = logging.getLogger(__name__)

@@ -120,7 +120,7 @@ def process_demo_bbox(
     Raises:
         DemoError: not four finite numbers, or nothing of the box lies inside the image.
     """
-    from common.utils.preprocessing import process_bbox
+    from common.utils.bbox import process_bbox
 
     values = list(bbox) if isinstance(bbox, (list, tuple, np.ndarray)) else []
     numbers = all(
@@ -312,8 +312,10 @@ def run_image(
     """
     import torch
 
-    from common.utils.preprocessing import generate_patch_image
-    from common.utils.vis import RenderBackendError, render_mesh, save_image, save_obj
+    from common.utils.image_io import save_image
+    from common.utils.mesh import save_obj
+    from common.utils.patch import generate_patch_image
+    from common.utils.render import RenderBackendError, render_mesh
 
     part = PART_DEMOS[cfg.parts]
     img, processed = read_image_and_boxes(image_path, boxes, cfg)

@@ -132,7 +132,7 @@ def run_frame(
     """
     import torch
 
-    from common.utils.preprocessing import generate_patch_image
+    from common.utils.patch import generate_patch_image
 
     image = img.astype(np.float32)
     height, width = image.shape[:2]
@@ -212,8 +212,8 @@ def overlay(img: np.ndarray, outputs: Sequence[PartOutput]) -> np.ndarray:
     Raises:
         RenderBackendError: no headless OpenGL back-end.
     """
-    from common.utils import vis
     from common.utils.composite import PartLayer, composite_parts, mask_of_black_render
+    from common.utils.render import render_mesh
 
     depth: dict[int, float] = {}
     for out in outputs:  # farthest person first: largest median depth of its first part
@@ -223,7 +223,7 @@ def overlay(img: np.ndarray, outputs: Sequence[PartOutput]) -> np.ndarray:
     layers = []
     for out in ordered:
         camera = original_camera(out.processed_box, out.net.cfg)
-        render = vis.render_mesh(black, out.mesh, out.net.faces[out.target.name], camera)
+        render = render_mesh(black, out.mesh, out.net.faces[out.target.name], camera)
         layers.append(PartLayer(out.target.name, render, mask_of_black_render(render),
                                 out.person_id))  # fmt: skip
     return composite_parts(img, layers)
@@ -234,27 +234,29 @@ def write_image(
     outputs: Sequence[PartOutput], render: bool, result: PeopleResult,
 ) -> None:  # fmt: skip
     """Write one image's folder: meshes, crop renders, overlay and ``params.json``."""
-    from common.utils import vis
+    from common.utils.image_io import save_image
+    from common.utils.mesh import save_obj
+    from common.utils.render import RenderBackendError, render_mesh
 
     os.makedirs(folder, exist_ok=True)
     for out in outputs:
         stem = f"person{out.person_id}_{out.target.name}"
         path = osp.join(folder, f"{stem}.obj")
-        vis.save_obj(out.mesh, out.net.faces[out.target.name], path)
+        save_obj(out.mesh, out.net.faces[out.target.name], path)
         result.written.append(path)
         if render and result.no_render_reason is None:
             try:
-                crop = vis.render_mesh(out.crop, out.mesh, out.net.faces[out.target.name],
-                                       crop_camera(out.net.cfg))  # fmt: skip
-            except vis.RenderBackendError as err:
+                crop = render_mesh(out.crop, out.mesh, out.net.faces[out.target.name],
+                                   crop_camera(out.net.cfg))  # fmt: skip
+            except RenderBackendError as err:
                 result.no_render_reason = " ".join(str(err).split())
                 continue
             path = osp.join(folder, f"render_cropped_{stem}.jpg")
-            vis.save_image(path, crop)
+            save_image(path, crop)
             result.written.append(path)
     if render and result.no_render_reason is None:
         path = osp.join(folder, "overlay.png")
-        vis.save_image(path, _overlay_or_image(img, outputs, result))
+        save_image(path, _overlay_or_image(img, outputs, result))
         result.written.append(path)
     path = osp.join(folder, "params.json")
     with open(path, "w") as f:
@@ -264,7 +266,7 @@ def write_image(
 
 def _overlay_or_image(img: np.ndarray, outputs: Sequence[PartOutput], result: PeopleResult):
     """The overlay, or the image itself once rendering has failed (reason kept in ``result``)."""
-    from common.utils.vis import RenderBackendError
+    from common.utils.render import RenderBackendError
 
     if result.no_render_reason is None:
         try:

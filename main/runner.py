@@ -20,15 +20,14 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from common.checkpoint import (
-    cleanup_stale_temporaries,
-    covers_backbone,
-    load_snapshot,
-    newest_intact_snapshot,
-    save_snapshot,
-)
+from common.checkpoint import covers_backbone, load_snapshot, save_snapshot
 from common.logger import close_run_logger, get_run_logger
-from common.snapshot_files import mid_epoch_snapshot_path, remove_mid_epoch_snapshots
+from common.snapshot_files import (
+    cleanup_stale_temporaries,
+    mid_epoch_snapshot_path,
+    newest_intact_snapshot,
+    remove_mid_epoch_snapshots,
+)
 from common.timer import Timer
 from main.config import Config
 from main.model import get_model

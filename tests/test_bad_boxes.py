@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torchvision.transforms as T
 
-from common.utils.preprocessing import process_bbox, sanitize_bbox
+from common.utils.bbox import process_bbox, sanitize_bbox
 from data.box_screen import NON_FINITE, OUTSIDE, BoxScreen
 from main.config import make_config
 

@@ -14,7 +14,7 @@ import torchvision.transforms as T
 from torch.utils.data import DataLoader, Dataset
 
 from common.utils.image_check import BadImageError, truncation_problem
-from common.utils.preprocessing import decode_img
+from common.utils.image_io import decode_img
 from data.bad_samples import BadDataError
 from data.dataset import MultipleDatasets
 from main.config import make_config

@@ -80,7 +80,7 @@ def test_bad_layers_are_named():
 def test_mask_of_a_real_render_matches_a_render_over_white():
     import trimesh
 
-    from common.utils.vis import render_mesh
+    from common.utils.render import render_mesh
 
     sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.4)
     vertices, faces = np.asarray(sphere.vertices) + [0.1, 0.0, 3.0], np.asarray(sphere.faces)

@@ -304,14 +304,14 @@ def test_face_demo_with_a_box_file(tmp_path, capsys, demo_snapshots, standin_mod
 def test_without_a_backend_the_mesh_and_json_are_still_written(
     monkeypatch, tmp_path, capsys, demo_snapshots, standin_model_dir
 ):
-    from common.utils import vis
+    from common.utils import render
 
     def no_backend(*args, **kwargs):
-        raise vis.RenderBackendError(
-            f"cannot create an off-screen OpenGL context; {vis.RENDER_FIX_HINT}"
+        raise render.RenderBackendError(
+            f"cannot create an off-screen OpenGL context; {render.RENDER_FIX_HINT}"
         )
 
-    monkeypatch.setattr(vis, "render_mesh", no_backend)
+    monkeypatch.setattr(render, "render_mesh", no_backend)
     img_path = tmp_path / "hands.png"
     cv2.imwrite(str(img_path), np.zeros((90, 120, 3), np.uint8))
     argv = ["--img", str(img_path), "--rhand_bbox", "10", "10", "30", "30"]

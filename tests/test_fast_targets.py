@@ -4,7 +4,7 @@ per-sample design (whole float image mirrored, meshes through smplx).
 ``common.utils.joint_fk`` is compared with smplx's layers themselves (independent of this
 project's code), every data set's training samples with ``reference_loader`` on and off under
 the same random draws (images bit for bit, targets within 1e-5), and the vectorised helpers of
-``preprocessing`` with plain loops typed here.
+``common.utils.joint_targets`` and ``common.utils.augmentation`` with plain loops typed here.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import pytest
 import torch
 import torchvision.transforms as T
 
+from common.utils.augmentation import scale_colours
 from common.utils.human_models import get_flame, get_mano, get_smpl
 from common.utils.joint_fk import FlameJointModel, regressed_joint_model, rodrigues
-from common.utils.preprocessing import process_db_coord, scale_colours, swap_flip_pairs
+from common.utils.joint_targets import process_db_coord, swap_flip_pairs
 from common.utils.transforms import transform_joint_to_other_db
 from data.registry import get_dataset_class
 from main.config import make_config

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from common.utils import media
-from common.utils.preprocessing import decode_img
+from common.utils.image_io import decode_img
 
 SIZE = (64, 48)  # (W, H) of the synthetic video
 LEVELS = [20 * i + 30 for i in range(10)]  # grey level of frame i

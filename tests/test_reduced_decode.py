@@ -17,7 +17,9 @@ import torch
 import torchvision.transforms as T
 
 from common.utils import reduced_decode
-from common.utils.preprocessing import augmentation, decode_img, patch_transforms, warp_window
+from common.utils.augmentation import augmentation
+from common.utils.image_io import decode_img
+from common.utils.patch import patch_transforms, warp_window
 from common.utils.reduced_decode import (
     augmentation_reduced,
     choose_reduction,

@@ -228,7 +228,7 @@ def test_rendering_first_does_not_break_torch_compile_imports(tmp_path):
     # by torch._dynamo / torchvision) with a segmentation fault.
     script = (
         "import numpy as np, trimesh\n"
-        "from common.utils.vis import render_mesh\n"
+        "from common.utils.render import render_mesh\n"
         "m = trimesh.creation.icosphere(subdivisions=1)\n"
         "cam = {'focal': (50.0, 50.0), 'princpt': (16.0, 16.0)}\n"
         "render_mesh(np.zeros((32, 32, 3)), m.vertices + [0, 0, 3], m.faces, cam)\n"

@@ -19,11 +19,11 @@ import pytest
 import torch
 from torch import nn
 
-from common.checkpoint import (
+from common.checkpoint import save_snapshot
+from common.snapshot_files import (
     SnapshotError,
     cleanup_stale_temporaries,
     newest_intact_snapshot,
-    save_snapshot,
     temporary_path,
 )
 

@@ -1,4 +1,4 @@
-"""2D drawing, 3D skeleton plot, OBJ writer, image writer and vertex normals.
+"""2D drawing and the 3D skeleton plot.
 
 Expected values are typed here: matplotlib's ``rainbow`` map is (|2x - 0.5|, sin(pi x),
 cos(pi x / 2)), so its first colour is RGB (0.5, 0, 1) -> BGR (255, 0, 128) after OpenCV's
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
-import trimesh
 
 from common.utils import vis
 
@@ -71,71 +69,3 @@ def test_3d_skeleton_is_saved_with_y_up_axes(tmp_path):
     assert ax.get_title() == str(path)
     img = cv2.imread(str(path))
     assert img is not None and img.std() > 0
-
-
-def test_save_obj_format_is_byte_exact(tmp_path):
-    v = np.array(
-        [[0.08344068, -0.24258566, 31.098396], [-5.1e-05, 1.0, 2.5], [0, 0, 1]], np.float32
-    )
-    f = np.array([[1, 2, 0]])
-    path = tmp_path / "mesh.obj"
-    vis.save_obj(v, f, str(path))
-    assert path.read_bytes() == (
-        b"v 0.08344068 -0.24258566 31.098396\n"
-        b"v -5.1e-05 1.0 2.5\n"
-        b"v 0.0 0.0 1.0\n"
-        b"f 2/2 3/3 1/1\n"
-    )
-
-
-def test_save_obj_parses_with_trimesh(tmp_path):
-    sphere = trimesh.creation.icosphere(subdivisions=2)
-    verts = np.asarray(sphere.vertices, np.float32)
-    path = tmp_path / "sphere.obj"
-    vis.save_obj(verts, sphere.faces, str(path))
-    loaded = trimesh.load(str(path), process=False, force="mesh")
-    assert loaded.vertices.shape == (162, 3) and loaded.faces.shape == (320, 3)
-    np.testing.assert_array_equal(loaded.faces, sphere.faces)
-    np.testing.assert_allclose(loaded.vertices, verts, atol=1e-7)
-
-
-def test_save_obj_rejects_bad_shapes(tmp_path):
-    with pytest.raises(ValueError, match="vertices"):
-        vis.save_obj(np.zeros((3, 2)), np.zeros((1, 3), int), str(tmp_path / "a.obj"))
-    with pytest.raises(ValueError, match="faces"):
-        vis.save_obj(np.zeros((3, 3)), np.zeros((1, 4), int), str(tmp_path / "a.obj"))
-
-
-def test_save_image_writes_rgb_as_bgr_with_rounding(tmp_path):
-    img = np.zeros((2, 3, 3))
-    img[0, 0] = (255, 0, 0)  # red
-    img[0, 1] = (127.5, 128.5, 300.0)  # half to even, saturation
-    img[0, 2] = (-4.0, 0.49, 254.6)
-    path = tmp_path / "img.png"
-    vis.save_image(str(path), img)
-    bgr = cv2.imread(str(path))
-    assert tuple(bgr[0, 0]) == (0, 0, 255)
-    assert tuple(bgr[0, 1]) == (255, 128, 128)
-    assert tuple(bgr[0, 2]) == (255, 0, 0)
-
-
-def test_save_image_names_the_file_it_cannot_write(tmp_path):
-    with pytest.raises(OSError, match="missing_folder"):
-        vis.save_image(str(tmp_path / "missing_folder" / "x.jpg"), np.zeros((2, 2, 3)))
-
-
-def test_vertex_normals_area_weighted_on_a_tetrahedron():
-    verts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float)
-    faces = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])  # outward winding
-    normals = vis.vertex_normals(verts, faces)
-    # Vertex 1: (0, 0, -1) + (0, -1, 0) + (1, 1, 1) (slanted face, twice its area) = (1, 0, 0).
-    np.testing.assert_allclose(normals[1], [1, 0, 0], atol=1e-12)
-    np.testing.assert_allclose(normals[2], [0, 1, 0], atol=1e-12)
-    np.testing.assert_allclose(normals[0], -np.ones(3) / np.sqrt(3), atol=1e-12)
-
-
-def test_vertex_normals_zero_for_unused_vertex():
-    verts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [5, 5, 5]], float)
-    normals = vis.vertex_normals(verts, np.array([[0, 1, 2]]))
-    np.testing.assert_allclose(normals[:3], [[0, 0, 1]] * 3)
-    np.testing.assert_array_equal(normals[3], [0, 0, 0])

@@ -23,7 +23,7 @@ from common.utils.contact_sheet import (
     heatmap_to_crop,
     tile,
 )
-from common.utils.preprocessing import to_heatmap_space
+from common.utils.joint_targets import to_heatmap_space
 from data.registry import get_dataset_class
 from main.config import make_config
 from tool import vis_dataset

@@ -50,8 +50,9 @@ from dataclasses import dataclass  # noqa: E402
 import numpy as np  # noqa: E402
 import torchvision.transforms as T  # noqa: E402
 
+from common.utils.augmentation import augmentation  # noqa: E402
 from common.utils.image_check import truncation_problem  # noqa: E402
-from common.utils.preprocessing import augmentation, decode_img  # noqa: E402
+from common.utils.image_io import decode_img  # noqa: E402
 from data.base import BaseDataset  # noqa: E402
 from data.registry import get_dataset_class  # noqa: E402
 from main.config import make_config  # noqa: E402

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torchvision.transforms as T
 
-from common.utils.preprocessing import process_bbox
+from common.utils.bbox import process_bbox
 from common.utils.reduced_decode import choose_reduction
 from data.base import BaseDataset
 from main.config import make_config
@@ -127,7 +127,7 @@ def _psnr(paths: list[str], boxes: list[np.ndarray], default: FrameSet, fast: Fr
 
 def _reductions(boxes: list[np.ndarray], count: int, input_img_shape: tuple) -> Counter:
     """How often each reduction is chosen in a timed pass (the same seeded draws)."""
-    from common.utils.preprocessing import get_aug_config
+    from common.utils.augmentation import get_aug_config
 
     np.random.seed(SEED)
     random.seed(SEED)

@@ -6,7 +6,7 @@ image, a non-finite number, a malformed file, a missing fit, a fit without its c
 loader leaves out by the original's rules (empty boxes, crowd, frame sub-sampling) are not defects;
 the loader counts them (``drop_counts``).
 
-The image check is the loader's own decode (:func:`common.utils.preprocessing.decode_img`, which
+The image check is the loader's own decode (:func:`common.utils.image_io.decode_img`, which
 refuses truncated JPEG/PNG files through :mod:`common.utils.image_check`); each file is decoded
 once, in a worker process.
 """
@@ -24,8 +24,8 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from common.utils.image_check import BadImageError
+from common.utils.image_io import decode_img
 from common.utils.model_files import ModelFileError, load_model_npy, load_model_pickle
-from common.utils.preprocessing import decode_img
 
 # A fit that the loader turns into targets: None in a record means the fit is missing.
 REQUIRED_FITS = ("smpl_param", "flame_param", "cam_param")

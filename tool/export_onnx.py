@@ -259,7 +259,7 @@ def sample_crops(cfg: Config) -> torch.Tensor | None:
     """
     from main.demo_cli import ASSETS_DIR, read_box_file
     from main.inference import read_image_and_boxes
-    from common.utils.preprocessing import generate_patch_image
+    from common.utils.patch import generate_patch_image
 
     image = osp.join(ASSETS_DIR, f"{cfg.parts}_sample.png")
     box_file = osp.join(ASSETS_DIR, f"{cfg.parts}_sample.json")

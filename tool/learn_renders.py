@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from common.utils.vis import vertex_normals
+from common.utils.mesh import vertex_normals
 
 IMG_SIZE = (256, 256)  # (H, W) px of every render
 UPRIGHT = Rotation.from_euler("x", 180, degrees=True)  # SMPL's y-up body -> camera y-down

@@ -55,7 +55,7 @@ def _place(vertices: np.ndarray, centre_px: tuple[float, float], height_px: floa
 
 def _draw(img: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> list[int]:
     """Render the mesh into ``img`` (in place), skin-tinted; returns its integer box x, y, w, h."""
-    from common.utils.vis import render_mesh
+    from common.utils.render import render_mesh
 
     cam = {"focal": (FOCAL, FOCAL), "princpt": (IMAGE_WIDTH / 2, IMAGE_HEIGHT / 2)}
     rendered = render_mesh(img, vertices, faces, cam)
@@ -80,7 +80,7 @@ def _vertices(layer, **params: np.ndarray) -> np.ndarray:
 def make_samples(out_dir: str, human_model_path: str) -> dict[str, dict[str, list[int]]]:
     """Render the three samples into ``out_dir``; returns part -> {box key: [x, y, w, h]}."""
     from common.utils.human_models import get_flame, get_mano, get_smpl
-    from common.utils.vis import save_image
+    from common.utils.image_io import save_image
 
     os.makedirs(out_dir, exist_ok=True)
     boxes: dict[str, dict[str, list[int]]] = {}

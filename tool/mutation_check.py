@@ -181,28 +181,28 @@ MUTATIONS: tuple[Mutation, ...] = (
     # -- preprocessing
     Mutation(
         "flip_centre_off_by_one",
-        "common/utils/preprocessing.py",
+        "common/utils/patch.py",
         "c_x = img_width - c_x - 1",
         "c_x = img_width - c_x",
         "flipped box centre at W - x instead of W - 1 - x",
     ),
     Mutation(
         "flip_joint_off_by_one",
-        "common/utils/preprocessing.py",
+        "common/utils/joint_targets.py",
         "joint_img[:, 0] = img_width - 1 - joint_img[:, 0]",
         "joint_img[:, 0] = img_width - joint_img[:, 0]",
         "flipped joints at W - x instead of W - 1 - x",
     ),
     Mutation(
         "aspect_inverted",
-        "common/utils/preprocessing.py",
+        "common/utils/bbox.py",
         "aspect_ratio = input_img_shape[1] / input_img_shape[0]",
         "aspect_ratio = input_img_shape[0] / input_img_shape[1]",
         "box grown to H/W instead of W/H",
     ),
     Mutation(
         "flip_prob_lt",
-        "common/utils/preprocessing.py",
+        "common/utils/augmentation.py",
         "do_flip = random.random() <= FLIP_PROB",
         "do_flip = random.random() < FLIP_PROB",
         "flip gate strict (a measure-zero change: expected to survive)",

@@ -42,7 +42,7 @@ from common.utils.contact_sheet import (  # noqa: E402
     tile,
 )
 from common.utils.human_models import FLAME, MANO, SMPL  # noqa: E402
-from common.utils.preprocessing import affine_to_patch, flip_joints  # noqa: E402
+from common.utils.joint_targets import affine_to_patch, flip_joints  # noqa: E402
 from common.utils.transforms import cam2pixel  # noqa: E402
 from data.registry import get_dataset_class  # noqa: E402
 from main.config import AGORA_RESOLUTIONS, AGORA_TEST_SPLITS, Config, ConfigError  # noqa: E402

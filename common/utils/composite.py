@@ -36,7 +36,7 @@ class PartLayer:
 
 
 def mask_of_black_render(render: np.ndarray) -> np.ndarray:
-    """Coverage of a mesh rendered over a black background with ``vis.render_mesh``.
+    """Coverage of a mesh rendered over a black background with ``render.render_mesh``.
 
     ``render_mesh`` paints covered pixels with a grey of at least 0.5 * 255 and leaves the
     others as the background, so over zeros the covered pixels are exactly the non-zero ones.

@@ -1,4 +1,4 @@
-"""Training targets from SMPL / MANO / FLAME parameters (spec 02 6, spec 03 3.0.4).
+"""Training targets from SMPL / MANO / FLAME parameters.
 
 :func:`process_human_model_output` runs a fit (NeuralAnnot pseudo-GT or dataset GT) through the
 human model on CPU, brings it into the camera frame of the image, and returns heatmap-space and
@@ -17,13 +17,13 @@ import cv2
 import numpy as np
 import torch
 
+from common.utils.augmentation import aug_rotation_matrix
 from common.utils.human_models import FLAME, MANO, SMPL, get_flame, get_mano, get_smpl
 from common.utils.joint_fk import FlameJointModel, regressed_joint_model
-from common.utils.preprocessing import (
-    HeatmapGeometry,
+from common.utils.joint_targets import (
     affine_to_patch,
-    aug_rotation_matrix,
     flip_joints,
+    HeatmapGeometry,
     inside_heatmap,
     swap_flip_pairs,
     to_heatmap_space,
@@ -41,8 +41,7 @@ class FitSettings(HeatmapGeometry, Protocol):
     def human_model_path(self) -> str:
         """Folder holding ``smpl/``, ``mano/`` and ``flame/``."""
 
-SMPL_GENDERS = SMPL.genders
-HAND_TYPES = MANO.hand_types
+
 SHAPE_CLAMP = 3.0  # any |beta| above this resets the whole shape target to the mean shape
 
 
@@ -111,8 +110,9 @@ def _apply_camera_translation(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Move world-frame joints/mesh (root orientation already rotated) into the camera frame.
 
-    QUIRK (spec 02 6.1 step 4): the pivot is the root joint regressed from the posed mesh, not
-    the rest-pose root about which the model rotates, so the result is off by a small constant.
+    QUIRK of the original, kept for parity: the pivot is the root joint regressed from the posed
+    mesh, not the rest-pose root about which the model rotates, so the result is off by a small
+    constant.
     """
     if "R" not in cam_param or "t" not in cam_param:
         return joint_coord, mesh_coord
@@ -134,7 +134,12 @@ def _joint_targets(
     flip_pairs: Sequence[tuple[int, int]],
     root_idx: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Camera-frame joints (J, 3) m -> (joint_img, joint_cam, joint_trunc) (spec 02 6.1 6-10)."""
+    """Camera-frame joints (J, 3) m -> (joint_img, joint_cam, joint_trunc).
+
+    Projection to image px (depth replaced by the root-relative depth), flip, patch affine,
+    heatmap mapping, truncation mask (no validity factor), then the in-plane rotation of the
+    root-relative camera joints, in the reference's order.
+    """
     joint_img = cam2pixel(joint_coord, cam_param["focal"], cam_param["princpt"])
     joint_cam = joint_coord - joint_coord[root_idx, None, :]  # (J, 3) root-relative, m
     joint_img[:, 2] = joint_cam[:, 2]
@@ -165,7 +170,8 @@ def flip_pose(pose: np.ndarray, flip_pairs: Sequence[tuple[int, int]] = ()) -> n
 
 
 def _clamp_shape(shape: np.ndarray) -> np.ndarray:
-    """All betas set to 0 when any |beta| > 3 (spec 02 6.1 step 13)."""
+    """All betas set to 0 (the mean shape) when any |beta| > 3; the joints and mesh computed from
+    the fit keep the original betas."""
     if np.any(np.abs(shape) > SHAPE_CLAMP):
         return np.zeros_like(shape)
     return shape
@@ -204,16 +210,16 @@ class _Fit:
 def _read_fit(param: Mapping[str, Any], model_type: str) -> _Fit:
     if model_type == "smpl":
         gender = param.get("gender", "neutral")
-        if gender not in SMPL_GENDERS:
-            raise ValueError(f"smpl parameters: unknown gender {gender!r}; expected {SMPL_GENDERS}")
+        if gender not in SMPL.genders:
+            raise ValueError(f"smpl parameters: unknown gender {gender!r}; expected {SMPL.genders}")
         pose = _param(param, "pose", 72, "smpl").reshape(24, 3)
         return _Fit("smpl", gender, pose, _param(param, "shape", 10, "smpl"),
                     _param(param, "trans", 3, "smpl"))  # fmt: skip
     if model_type == "mano":
         hand_type = param.get("hand_type")
-        if hand_type not in HAND_TYPES:
+        if hand_type not in MANO.hand_types:
             raise ValueError(
-                f"mano parameters: 'hand_type' must be one of {HAND_TYPES}, got {hand_type!r}"
+                f"mano parameters: 'hand_type' must be one of {MANO.hand_types}, got {hand_type!r}"
             )
         pose = _param(param, "pose", 48, "mano").reshape(16, 3)
         return _Fit("mano", hand_type, pose, _param(param, "shape", 10, "mano"),
@@ -289,7 +295,7 @@ def process_human_model_output(
     model_type: str,
     with_mesh: bool = True,
 ) -> HumanModelTargets:
-    """Targets of one SMPL / MANO / FLAME fit (spec 02 6).
+    """Targets of one SMPL / MANO / FLAME fit, as the reference computes them.
 
     Args:
         settings: geometry (``input_img_shape``, ``output_hm_shape``, ``bbox_3d_size``) and

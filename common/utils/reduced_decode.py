@@ -6,7 +6,7 @@ a large box never needs the full resolution: the warp maps ``box * scale`` image
 ``input_img_shape`` patch, so a reduction ``f`` keeps at least one source pixel per patch pixel
 while ``box * scale / f >= input_img_shape``.
 
-The augmentation is drawn first, exactly as :func:`common.utils.preprocessing.augmentation`
+The augmentation is drawn first, exactly as :func:`common.utils.augmentation.augmentation`
 draws it (decoding draws nothing), then the reduction is chosen from the drawn scale, and the
 reduced image is warped with the full-resolution affine composed with the reduction. The
 returned affines are the full-resolution ones, so every target computed from them is identical
@@ -29,15 +29,10 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from common.utils.augmentation import draw_augmentation, scale_colours
 from common.utils.image_check import check_decoded
-from common.utils.preprocessing import (
-    decode_img,
-    draw_augmentation,
-    generate_patch_image,
-    patch_transforms,
-    scale_colours,
-    warp_window,
-)
+from common.utils.image_io import decode_img
+from common.utils.patch import generate_patch_image, patch_transforms, warp_window
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +108,7 @@ def decode_img_reduced(
     """Read an image as 8-bit colour, a JPEG at ``1 / factor`` of its size.
 
     Anything that libjpeg cannot scale (other formats, lossless JPEGs, ``factor`` 1) is read at
-    full resolution by :func:`common.utils.preprocessing.decode_img`; so is a JPEG whose reduced
+    full resolution by :func:`common.utils.image_io.decode_img`; so is a JPEG whose reduced
     read does not have the expected size (logged as a warning).
 
     Args:
@@ -189,7 +184,7 @@ def augmentation_reduced(
     input_img_shape: Sequence[int],
     enforce_flip: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, bool, int]:
-    """:func:`common.utils.preprocessing.augmentation` of an image file, decoded reduced.
+    """:func:`common.utils.augmentation.augmentation` of an image file, decoded reduced.
 
     The augmentation is drawn first (the same draws in the same order), the reduction chosen
     with :func:`choose_reduction` from its scale, the file read with

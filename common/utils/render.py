@@ -15,6 +15,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from common.utils.mesh import check_mesh, vertex_normals
+
 # Lighting of the reference renderer:
 # shade = AMBIENT + DIFFUSE * max(0, n.l), l the unit vector from the surface point to a point light
 # at LIGHT_POSITION (OpenCV camera frame, metres; no distance attenuation, no specular term).
@@ -33,31 +35,6 @@ RENDER_FIX_HINT = (
 
 class RenderBackendError(RuntimeError):
     """No headless OpenGL back-end could be started; the message says why and how to fix it."""
-
-
-# ---- rendering -----------------------------------------------------------------------------------
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals.
-
-    Args:
-        vertices: (V, 3) points.
-        faces: (F, 3) triangle indices; winding gives the normal direction
-            (``(v1 - v0) x (v2 - v0)``).
-
-    Returns:
-        (V, 3) float64 unit normals: the normalised sum of the un-normalised cross products of the
-        faces around each vertex; zero for a vertex without (non-degenerate) faces.
-    """
-    v = np.asarray(vertices, dtype=np.float64)
-    f = np.asarray(faces, dtype=np.int64)
-    face_n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # (F, 3), 2 x area
-    normals = np.zeros_like(v)
-    for corner in range(3):
-        np.add.at(normals, f[:, corner], face_n)
-    norm = np.linalg.norm(normals, axis=1, keepdims=True)
-    return np.divide(normals, norm, out=np.zeros_like(normals), where=norm > 1e-12)
 
 
 def _load_triton_before_mesa() -> None:
@@ -199,16 +176,9 @@ def render_mesh(
         RenderBackendError: no headless OpenGL back-end works (message says how to fix it).
     """
     bkg = np.asarray(bkg)
-    mesh = np.asarray(mesh)
-    face = np.asarray(face)
     if bkg.ndim != 3 or bkg.shape[2] != 3:
         raise ValueError(f"render_mesh: bkg must be (H, W, 3), got {bkg.shape}")
-    if mesh.ndim != 2 or mesh.shape[1] != 3:
-        raise ValueError(f"render_mesh: mesh must be (V, 3), got {mesh.shape}")
-    if face.ndim != 2 or face.shape[1] != 3 or not np.issubdtype(face.dtype, np.integer):
-        raise ValueError(f"render_mesh: face must be integer (F, 3), got {face.dtype} {face.shape}")
-    if face.size and (face.min() < 0 or face.max() >= len(mesh)):
-        raise ValueError(f"render_mesh: face indices must lie in [0, {len(mesh) - 1}]")
+    mesh, face = check_mesh(mesh, face, "render_mesh")
     height, width = bkg.shape[:2]
     normals = vertex_normals(mesh, face)
     normal_map, depth = _render_normal_depth(mesh, face, normals, cam_param, width, height)
@@ -218,4 +188,4 @@ def render_mesh(
     return out
 
 
-__all__ = ["RenderBackendError", "lambert_shade", "render_mesh", "vertex_normals"]
+__all__ = ["RENDER_FIX_HINT", "RenderBackendError", "lambert_shade", "render_mesh"]

@@ -1,12 +1,10 @@
-"""Visualisation: 2D keypoint drawing, 3D skeleton plots, ``.obj`` export and image writing; mesh
-rendering lives in :mod:`common.utils.render` (re-exported here).
+"""Drawing for inspection: 2D keypoints, skeletons and projected vertices on an image, 3D skeleton
+plots.
 
-matplotlib is imported inside the functions that use it (Agg canvas, no window); nothing here
-touches OpenGL on import.
-
-Colour order: the 2D drawing helpers take OpenCV's BGR order (as the reference); :func:`render_mesh`
-passes the background's channel order through (the mesh is grey); :func:`save_image` takes an RGB
-image and converts it to BGR for OpenCV's writer.
+matplotlib is imported inside the functions that use it (Agg canvas, no window). The 2D drawing
+helpers take OpenCV's BGR order (as the reference). Mesh rendering is
+:mod:`common.utils.render`, ``.obj`` files :mod:`common.utils.mesh`, image files
+:mod:`common.utils.image_io`.
 """
 
 from __future__ import annotations
@@ -15,14 +13,6 @@ from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
-
-from common.utils.render import (  # noqa: F401  (re-exported: the demo's import path)
-    RENDER_FIX_HINT,
-    RenderBackendError,
-    lambert_shade,
-    render_mesh,
-    vertex_normals,
-)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -165,61 +155,7 @@ def vis_3d_skeleton(
     return fig
 
 
-# ---- OBJ export ----------------------------------------------------------------------------------
-
-
-def save_obj(v: np.ndarray, f: np.ndarray, file_name: str = "output.obj") -> None:
-    """Write a triangle mesh as Wavefront OBJ in the reference's format.
-
-    Vertex lines ``v X Y Z`` use Python's ``str`` of each element (for float32: the shortest
-    decimal that round-trips, e.g. ``0.08344068``); face lines are ``f a/a b/b c/c`` with 1-based
-    indices in stored order (the ``/a`` texture references are the reference's quirk; trimesh,
-    MeshLab and Blender read them). No normals, no texture coordinates.
-
-    Args:
-        v: (V, 3) vertices, written as given (camera space, metres).
-        f: (F, 3) integer triangle indices, 0-based.
-        file_name: output path.
-    """
-    v = np.asarray(v)
-    f = np.asarray(f)
-    if v.ndim != 2 or v.shape[1] != 3:
-        raise ValueError(f"save_obj: vertices must be (V, 3), got {v.shape}")
-    if f.ndim != 2 or f.shape[1] != 3:
-        raise ValueError(f"save_obj: faces must be (F, 3), got {f.shape}")
-    lines = [f"v {x!s} {y!s} {z!s}\n" for x, y, z in v]  # str(), not format(): float32 digits
-    lines += [f"f {a}/{a} {b}/{b} {c}/{c}\n" for a, b, c in (f.astype(np.int64) + 1).tolist()]
-    with open(file_name, "w", newline="\n") as fp:
-        fp.writelines(lines)
-
-
-# ---- image writing ------------------------------------------------------------------------------
-
-
-def save_image(path: str, img_rgb: np.ndarray) -> None:
-    """Write an RGB image (H, W, 3; 0-255, any numeric dtype) with OpenCV.
-
-    Values are rounded (half to even, as OpenCV) and saturated to 0-255, then converted RGB -> BGR
-    before writing (the reference wrote RGB arrays through the BGR writer, swapping red and blue).
-
-    Raises:
-        OSError: OpenCV could not write ``path`` (missing folder, unknown extension).
-    """
-    img = np.clip(np.rint(np.asarray(img_rgb, dtype=np.float64)), 0, 255).astype(np.uint8)
-    if not cv2.imwrite(path, cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
-        raise OSError(
-            f"could not write image {path} (does its folder exist? is the extension known?)"
-        )
-
-
 __all__ = [
-    "RENDER_FIX_HINT",
-    "RenderBackendError",
-    "lambert_shade",
-    "render_mesh",
-    "save_image",
-    "save_obj",
-    "vertex_normals",
     "vis_3d_skeleton",
     "vis_keypoints",
     "vis_keypoints_with_skeleton",

@@ -24,13 +24,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from common.utils.bbox import get_bbox
 from common.utils.human_models import MANO, get_mano
 from common.utils.keypoints import (
     INTERHAND_JOINT_NUM,
     INTERHAND_JOINTS_NAME,
     INTERHAND_ROOT_IDX,
 )
-from common.utils.preprocessing import get_bbox
 from common.utils.transforms import transform_joint_to_other_db, world2pixel
 from data.base import BaseDataset, dataset_roles
 from data.dataset import (

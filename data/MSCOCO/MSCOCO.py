@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.utils.human_models import FLAME, MANO
+from common.utils.joint_targets import process_db_coord
 from common.utils.keypoints import (
     COCO_BODY_HIPS,
     COCO_FACE_KPT_NUM,
@@ -37,7 +38,7 @@ from common.utils.keypoints import (
     COCO_WHOLEBODY_BODY_JOINTS_NAME,
     FLAME_FROM_COCO_FACE,
 )
-from common.utils.preprocessing import gen_trans_from_patch_cv, process_db_coord
+from common.utils.patch import gen_trans_from_patch_cv
 from data.base import PARTS, BaseDataset, dataset_roles
 from data.dataset import (
     AnnotationError,

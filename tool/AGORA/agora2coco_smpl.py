@@ -54,8 +54,8 @@ import torch  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from common.utils.bbox import get_bbox  # noqa: E402
 from common.utils.human_models import SMPL  # noqa: E402
-from common.utils.preprocessing import get_bbox  # noqa: E402
 from tool.AGORA.agora_camera import person_to_camera, scene_camera  # noqa: E402
 
 logger = logging.getLogger(__name__)

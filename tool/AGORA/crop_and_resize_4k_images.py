@@ -46,7 +46,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from common.utils.preprocessing import generate_patch_image, load_img  # noqa: E402
+from common.utils.image_io import load_img  # noqa: E402
+from common.utils.patch import generate_patch_image  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
