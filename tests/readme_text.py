@@ -1,4 +1,4 @@
-"""Reading README.md for the tests: its ``## `` sections and the shell commands of its bash blocks."""
+"""Reading README.md for the tests: its ``## `` sections and the commands of its bash blocks."""
 
 from __future__ import annotations
 
@@ -55,5 +55,5 @@ def readme_blocks(prefixes: tuple[str, ...]) -> list[Block]:
     """Every bash block of the README sections whose heading starts with one of ``prefixes``."""
     found = {name: body for name, body in sections(README.read_text(encoding="utf-8")).items()
              if name.startswith(prefixes)}  # fmt: skip
-    assert len(found) == len(prefixes), f"README.md sections {prefixes} not all found: {list(found)}"
+    assert len(found) == len(prefixes), f"README.md lacks a section of {prefixes}: {list(found)}"
     return [block for name, body in found.items() for block in bash_blocks(name, body)]

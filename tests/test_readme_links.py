@@ -11,7 +11,9 @@ from tests.readme_text import README, ROOT, bash_blocks, sections
 
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 # A repository path as the README writes it: a top folder of the checkout, then a path.
-PATH = re.compile(r"^(?:main|common|data|demo|tool|tests|assets|docs)/[\w./-]*$|^requirements[\w-]*\.txt$")
+PATH = re.compile(
+    r"^(?:main|common|data|demo|tool|tests|assets|docs)/[\w./-]*$|^requirements[\w-]*\.txt$"
+)
 SCRIPT_SUFFIXES = (".py", ".txt", ".sh", ".json", ".png", ".jpg", ".md")
 
 
@@ -22,7 +24,8 @@ def slug(heading: str) -> str:
 
 
 def anchors(path: Path) -> set[str]:
-    return {slug(h) for h in re.findall(r"^#+ +(.+)$", path.read_text(encoding="utf-8"), re.MULTILINE)}
+    headings = re.findall(r"^#+ +(.+)$", path.read_text(encoding="utf-8"), re.MULTILINE)
+    return {slug(h) for h in headings}
 
 
 def relative_links(path: Path) -> list[str]:
