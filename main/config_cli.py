@@ -107,7 +107,8 @@ def add_common_args(parser: argparse.ArgumentParser, with_parts: bool = True) ->
         action="append",
         default=[],
         metavar="NAME",
-        help="switch on a named correction of a reference bug (repeatable; see README)",
+        help="switch on a named correction of a bug of the original (repeatable; the names are "
+        "listed in docs/configuration.md)",
     )
 
 

@@ -17,7 +17,7 @@ the reference). The human-model layer lives inside the model as in the reference
 
 Rotation conversion: 6D -> axis-angle crosses along the last dimension for every batch size (the
 reference's cross product was wrong when exactly 3 rotations were converted at once, i.e. a
-per-device batch of 3 for the root and jaw poses; see README).
+per-device batch of 3 for the root and jaw poses; see docs/differences.md).
 """
 
 from __future__ import annotations
