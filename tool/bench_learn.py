@@ -83,6 +83,7 @@ class Settings:
     batch_size: int = 8
     num_thread: int = 1
     seed: int = 0
+    lr: float | None = None  # None: the body preset's 1e-4
     human_model_path: str | None = None  # None: stand-ins made under --out
     backbone_weights: str | None = None  # local ImageNet state dict; None: random backbone
 
@@ -120,9 +121,10 @@ def _common_args(paths: Paths, s: Settings, data_dir: str, output_dir: str) -> l
 
 def _train_command(paths: Paths, s: Settings, extra: Sequence[str]) -> list[str]:
     init = ["--backbone_weights", s.backbone_weights] if s.backbone_weights else ["--no_imagenet"]
+    lr = [] if s.lr is None else ["--lr", repr(s.lr)]
     return [sys.executable, osp.join(ROOT, "main", "train.py"),
             *_common_args(paths, s, paths.data, osp.join(paths.out, "run")), "--seed", str(s.seed),
-            "--train_batch_size", str(s.batch_size), *init, *extra]  # fmt: skip
+            "--train_batch_size", str(s.batch_size), *init, *lr, *extra]  # fmt: skip
 
 
 def _run_train(cmd: list[str], log_path: str, timeout: float | None) -> bool:
@@ -339,6 +341,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Settings
     for name in _INT_FLAGS:
         parser.add_argument(f"--{name}", type=int, default=None)
     parser.add_argument("--minutes", type=float, default=None, help="training budget")
+    parser.add_argument("--lr", type=float, default=None, help="initial learning rate")
     parser.add_argument("--backbone_weights", default=None, help="local ImageNet state dict")
     parser.add_argument("--human_model_path", default=None,
                         help="SMPL folder (default: stand-ins made under --out)")  # fmt: skip
@@ -347,7 +350,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Settings
     if args.gpu is not None:
         s = replace(s, gpu=args.gpu)
     changes = {
-        k: getattr(args, k) for k in (*_INT_FLAGS, "minutes") if getattr(args, k) is not None
+        k: getattr(args, k) for k in (*_INT_FLAGS, "minutes", "lr") if getattr(args, k) is not None
     }
     for name in ("backbone_weights", "human_model_path"):
         if getattr(args, name):
