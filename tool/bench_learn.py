@@ -79,7 +79,7 @@ class Settings:
     minutes: float = 6.5
     iterations: int | None = None  # fixed iteration count instead of the time budget
     epochs: int = EPOCHS
-    calibration_iterations: int = 8  # epoch 0; spans enough whole seconds to time a step
+    calibration_iterations: int = 40  # epoch 0; its second half times a step
     batch_size: int = 8
     num_thread: int = 1
     seed: int = 0
@@ -93,10 +93,10 @@ class Settings:
 
 
 PRESETS = {
-    "quick": Settings(),
+    "quick": Settings(lr=1e-3, batch_size=2),
     "gpu": Settings(gpu="0", train_renders=1600, heldout_renders=200, train_eval=200,
                     listed=12000, minutes=3.0, calibration_iterations=100, batch_size=48,
-                    num_thread=12),  # fmt: skip
+                    num_thread=12, lr=1e-3),  # fmt: skip
 }
 
 
@@ -150,14 +150,18 @@ def _run_train(cmd: list[str], log_path: str, timeout: float | None) -> bool:
 
 
 def _seconds_per_iteration(log_file: str) -> float:
-    """Mean seconds per training iteration from the timestamps of the log's iteration lines
-    (whole seconds; the logged speed averages only the iterations after the tenth)."""
+    """Mean seconds per training iteration from the timestamps of the log's iteration lines.
+
+    Only the second half of the lines counts: the first iterations of a run are slower (worker
+    start-up, first allocations) and would make the estimate too long. Timestamps are whole
+    seconds, so the half should span at least ten of them."""
     from datetime import datetime
 
     with open(log_file) as f:
         found = _ITR_RE.findall(f.read())
+    found = found[len(found) // 2 :]
     if len(found) < 2 or int(found[-1][1]) == int(found[0][1]):
-        raise RuntimeError(f"{log_file}: fewer than two iteration lines to time the steps with")
+        raise RuntimeError(f"{log_file}: too few iteration lines to time the steps with")
     (t0, i0), (t1, i1) = found[0], found[-1]
     span = datetime.strptime(t1, _LOG_TIME) - datetime.strptime(t0, _LOG_TIME)
     return max(span.total_seconds(), 1.0) / (int(i1) - int(i0))
