@@ -19,20 +19,20 @@ import json
 import logging
 import math
 import os.path as osp
-import time
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 from scipy.spatial.transform import Rotation
 
-from tool.learn_renders import IMG_SIZE, BodyRenderer, random_background
+from tool.learn_renders import IMG_SIZE, BodyRender, BodyRenderer, random_background, render_set
 from tool.learn_sets import (
     Paths,
     RenderSettings,
     link_or_copy,
     manifest_key,
+    mean_mesh,
+    mean_parameters,
+    render_sets,
     reused_manifest,
     write_jpeg,
     write_manifest,
@@ -68,18 +68,10 @@ _SEGMENT_SHADE = (1.0, 0.8, 0.62)
 _PALM_SIDE_SHADE = 0.55
 
 
-@dataclass(frozen=True)
-class HandRender:
-    """One render: its image and the ground truth (camera frame, m)."""
-
-    image: np.ndarray  # (H, W, 3) uint8 RGB
-    pose: np.ndarray  # (48,) MANO axis-angle (root in the camera frame, then the layer's offsets)
-    betas: np.ndarray  # (10,)
-    transl: np.ndarray  # (3,) MANO translation, m
-    focal: np.ndarray  # (2,) px
-    princpt: np.ndarray  # (2,) px
-    mesh: np.ndarray  # (778, 3) camera frame, m
-    mask: np.ndarray  # (H, W) bool, pixels covered by the hand
+# One render and its ground truth: the body's fields, with ``pose`` (48,) MANO axis-angle (root
+# in the camera frame, then the layer's finger offsets), ``transl`` the MANO translation and
+# ``mesh`` (778, 3), camera frame, m.
+HandRender = BodyRender
 
 
 def random_finger_pose(rng: np.random.Generator) -> np.ndarray:
@@ -114,32 +106,14 @@ def hand_part_colors(lbs_weights: np.ndarray, template: np.ndarray) -> np.ndarra
 class HandRenderer(BodyRenderer):
     """Random renders of the right MANO layer on one reused off-screen context (close it)."""
 
+    pose_key = "hand_pose"  # offsets from the layer's mean pose
+
     def __init__(self, mano: Any, img_size: Sequence[int] = IMG_SIZE) -> None:
-        from common.utils.render import _load_triton_before_mesa, _select_gl_platform
-
-        _select_gl_platform()
-        _load_triton_before_mesa()
-        import pyrender
-
-        self.pyrender = pyrender
-        self.layer = mano.layer("right")
-        self.faces = np.asarray(mano.face["right"])
-        self.height, self.width = img_size
-        self.hand_mean = self.layer.hand_mean.detach().numpy().astype(np.float64).reshape(15, 3)
-        template = self.layer.v_template.detach().numpy().astype(np.float64)
-        self.colors = hand_part_colors(self.layer.lbs_weights.detach().numpy(), template)
-        self.renderer = pyrender.OffscreenRenderer(self.width, self.height)
-
-    def mesh(self, pose: np.ndarray, betas: np.ndarray, transl: np.ndarray) -> np.ndarray:
-        """(778, 3) float64 vertices, m, for a (48,) pose of the layer (offsets from its mean)."""
-
-        def tensor(x: np.ndarray) -> torch.Tensor:
-            return torch.tensor(np.asarray(x, dtype=np.float32).reshape(1, -1))
-
-        with torch.no_grad():
-            out = self.layer(global_orient=tensor(pose[:3]), hand_pose=tensor(pose[3:]),
-                             betas=tensor(betas), transl=tensor(transl))  # fmt: skip
-        return out.vertices[0].numpy().astype(np.float64)
+        layer = mano.layer("right")
+        template = layer.v_template.detach().numpy().astype(np.float64)
+        colors = hand_part_colors(layer.lbs_weights.detach().numpy(), template)
+        self._open(layer, np.asarray(mano.face["right"]), colors, img_size)
+        self.hand_mean = layer.hand_mean.detach().numpy().astype(np.float64).reshape(15, 3)
 
     def sample(self, rng: np.random.Generator) -> HandRender:  # type: ignore[override]
         """A random hand, camera, light and background; the hand's box side is 40-70% of the
@@ -168,12 +142,7 @@ class HandRenderer(BodyRenderer):
 
 def hand_render_set(mano: Any, num: int, seed: int) -> list[HandRender]:
     """``num`` renders from ``np.random.default_rng(seed)`` (deterministic for one GL driver)."""
-    rng = np.random.default_rng(seed)
-    renderer = HandRenderer(mano)
-    try:
-        return [renderer.sample(rng) for _ in range(num)]
-    finally:
-        renderer.close()
+    return render_set(mano, num, seed, HandRenderer)
 
 
 # ---- FreiHAND writers ----------------------------------------------------------------------
@@ -262,19 +231,10 @@ def write_freihand_eval(
     return len(renders)
 
 
-def mean_hand_parameters(renders: Sequence[HandRender]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean MANO parameters: ``(pose (48,): rotation mean of the roots, per-parameter mean of
-    the finger offsets; shape (10,))``."""
-    poses = np.stack([r.pose for r in renders])
-    root = Rotation.from_rotvec(poses[:, :3]).mean().as_rotvec()
-    shape = np.stack([r.betas for r in renders]).mean(0)
-    return np.concatenate([root, poses[:, 3:].mean(0)]), shape
-
-
 def prepare_hand_renders(paths: Paths, s: RenderSettings) -> dict[str, Any]:
     """Render and write the FreiHAND sets, or reuse them if ``renders.json`` has the same
     settings. Returns the manifest (as :func:`tool.learn_sets.prepare_renders`; ``mean_pose``
-    has 48 values)."""
+    has 48 values, the MANO root and the layer's finger offsets)."""
     from common.utils.human_models import get_mano
 
     key = manifest_key(paths, s, parts="hand")
@@ -282,10 +242,7 @@ def prepare_hand_renders(paths: Paths, s: RenderSettings) -> dict[str, Any]:
     if reused is not None:
         return reused
     mano = get_mano(paths.models)
-    start = time.time()
-    train = hand_render_set(mano, s.train_renders, s.render_seed)
-    heldout = hand_render_set(mano, s.heldout_renders, s.render_seed + 1000)
-    logger.info("%d hand renders in %.0f s", len(train) + len(heldout), time.time() - start)
+    train, heldout = render_sets(hand_render_set, mano, s)
     regressor = mano.joint_regressor.astype(np.float64)
     ctx = FixtureContext(paths.data, paths.models)
     repeats = max(1, math.ceil(s.listed / len(train)))
@@ -298,7 +255,7 @@ def prepare_hand_renders(paths: Paths, s: RenderSettings) -> dict[str, Any]:
     write_freihand_eval(
         eval_ctx, train[:num_eval], regressor, [by_index[i] for i in range(num_eval)]
     )
-    return write_manifest(paths, key, repeats, *mean_hand_parameters(train))
+    return write_manifest(paths, key, repeats, *mean_parameters(train))
 
 
 # ---- evaluation ----------------------------------------------------------------------------
@@ -338,12 +295,7 @@ def evaluate_hand_mean_pose(
 
     cfg = make_config("hand", human_model_path=paths.models, data_dir=data_dir, testset="FreiHAND")
     dataset = FreiHAND(cfg, T.ToTensor(), "test")
-    pose = torch.tensor(manifest["mean_pose"], dtype=torch.float32)[None]
-    with torch.no_grad():
-        mesh = get_mano(paths.models).layer("right")(
-            global_orient=pose[:, :3], hand_pose=pose[:, 3:],
-            betas=torch.tensor(manifest["mean_shape"], dtype=torch.float32)[None],
-        ).vertices[0].numpy()  # fmt: skip
+    mesh = mean_mesh(get_mano(paths.models).layer("right"), "hand_pose", manifest)
     return hand_summary(dataset.evaluate([{"mano_mesh_cam": mesh}] * len(dataset), 0))
 
 
@@ -368,7 +320,6 @@ __all__ = [
     "hand_part_colors",
     "hand_render_set",
     "hand_summary",
-    "mean_hand_parameters",
     "prepare_hand_renders",
     "random_finger_pose",
     "write_freihand_eval",

@@ -24,7 +24,7 @@ import os.path as osp
 import shutil
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -201,8 +201,8 @@ def folder_bytes(folders: Sequence[str]) -> int:
 
 
 def mean_parameters(renders: Sequence[BodyRender]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean SMPL parameters: ``(pose (72,): rotation mean of the roots, per-parameter mean of
-    the body pose; shape (10,))``."""
+    """Mean parameters of SMPL (or MANO) renders: ``(pose (72,) (MANO: 48): rotation mean of the
+    roots, per-parameter mean of the rest of the pose; shape (10,))``."""
     poses = np.stack([r.pose for r in renders])
     root = Rotation.from_rotvec(poses[:, :3]).mean().as_rotvec()
     return np.concatenate([root, poses[:, 3:].mean(0)]), np.stack([r.betas for r in renders]).mean(
@@ -223,11 +223,7 @@ def prepare_renders(paths: Paths, s: RenderSettings) -> dict[str, Any]:
     reused = reused_manifest(paths, key)
     if reused is not None:
         return reused
-    smpl = get_smpl(paths.models)
-    start = time.time()
-    train = render_set(smpl, s.train_renders, s.render_seed)
-    heldout = render_set(smpl, s.heldout_renders, s.render_seed + 1000)
-    logger.info("%d renders in %.0f s", len(train) + len(heldout), time.time() - start)
+    train, heldout = render_sets(render_set, get_smpl(paths.models), s)
     ctx = FixtureContext(paths.data, paths.models)
     regressor = write_h36m_regressor(ctx)
     repeats = max(1, math.ceil(s.listed / len(train)))
@@ -240,6 +236,18 @@ def prepare_renders(paths: Paths, s: RenderSettings) -> dict[str, Any]:
     write_pw3d_test(eval_ctx, train[:num_eval], [by_index[i] for i in range(num_eval)])
     write_h36m_regressor(eval_ctx)
     return write_manifest(paths, key, repeats, *mean_parameters(train))
+
+
+def render_sets(
+    render: Callable[[Any, int, int], list], model: Any, s: RenderSettings
+) -> tuple[list, list]:
+    """``(training, held-out)`` renders by ``render(model, count, seed)``, seeds ``render_seed``
+    and ``render_seed + 1000``."""
+    start = time.time()
+    train = render(model, s.train_renders, s.render_seed)
+    heldout = render(model, s.heldout_renders, s.render_seed + 1000)
+    logger.info("%d renders in %.0f s", len(train) + len(heldout), time.time() - start)
+    return train, heldout
 
 
 def manifest_key(paths: Paths, s: RenderSettings, **extra: Any) -> dict[str, Any]:
@@ -282,7 +290,6 @@ def write_manifest(
 
 def evaluate_mean_pose(paths: Paths, manifest: dict[str, Any], data_dir: str) -> dict[str, float]:
     """3DPW ``evaluate`` of the mean SMPL parameters predicted for every sample."""
-    import torch
     import torchvision.transforms as T
 
     from common.utils.human_models import get_smpl
@@ -291,15 +298,22 @@ def evaluate_mean_pose(paths: Paths, manifest: dict[str, Any], data_dir: str) ->
 
     cfg = make_config("body", human_model_path=paths.models, data_dir=data_dir, testset="PW3D")
     dataset = get_dataset_class("PW3D")(cfg, T.ToTensor(), "test")
-    pose = torch.tensor(manifest["mean_pose"], dtype=torch.float32)[None]
-    with torch.no_grad():
-        mesh = get_smpl(paths.models).layer("neutral")(
-            global_orient=pose[:, :3], body_pose=pose[:, 3:],
-            betas=torch.tensor(manifest["mean_shape"], dtype=torch.float32)[None],
-        ).vertices[0].numpy()  # fmt: skip
+    mesh = mean_mesh(get_smpl(paths.models).layer("neutral"), "body_pose", manifest)
     outs = [{"smpl_mesh_cam": mesh, "smpl_mesh_cam_target": dataset[i][1]["smpl_mesh_cam"]}
             for i in range(len(dataset))]  # fmt: skip
     return pw3d_summary(dataset.evaluate(outs, 0))
+
+
+def mean_mesh(layer: Any, pose_key: str, manifest: dict[str, Any]) -> np.ndarray:
+    """(V, 3) vertices, m, of the manifest's ``mean_pose`` (root, then the pose passed to the
+    layer as ``pose_key``) and ``mean_shape`` through the smplx ``layer``, no translation."""
+    import torch
+
+    pose = torch.tensor(manifest["mean_pose"], dtype=torch.float32)[None]
+    with torch.no_grad():
+        out = layer(global_orient=pose[:, :3], **{pose_key: pose[:, 3:]},
+                    betas=torch.tensor(manifest["mean_shape"], dtype=torch.float32)[None])  # fmt: skip
+    return out.vertices[0].numpy()
 
 
 def pw3d_summary(result: dict[str, list]) -> dict[str, float]:
@@ -374,9 +388,11 @@ __all__ = [
     "link_or_copy",
     "make_paths",
     "manifest_key",
+    "mean_mesh",
     "mean_parameters",
     "prepare_renders",
     "pw3d_summary",
+    "render_sets",
     "results_table",
     "reused_manifest",
     "write_human36m_train",
