@@ -22,7 +22,9 @@ Everything goes under ``--out`` (default ``output/bench_learn``); renders are re
 folder already holds renders of the same settings (``--render_only`` makes them, e.g. to carry them
 to a GPU machine). With the demo step, ``demo/body/demo.py`` runs the trained snapshot on one
 held-out render. Goals: CPU quick mode, training PA-MPJPE at most half the untrained network's;
-GPU mode, held-out PA-MPJPE at most half the mean pose's.
+GPU mode, held-out PA-MPJPE at most half the mean pose's. ``--parts hand`` does the same for the
+right hand (``tool/learn_hand.py``: FreiHAND layout, the hand preset's 13 epochs with the rate
+divided by 10 after epochs 10 and 12, FreiHAND's evaluate: PA-MPJPE, PA-MPVPE, F-scores).
 """
 
 from __future__ import annotations
@@ -48,16 +50,8 @@ from typing import Any, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tool.learn_sets import (  # noqa: E402
-    METRICS,
-    Paths,
-    RenderSettings,
-    make_paths,
-    checks,
-    evaluate_mean_pose,
-    format_report,
-    prepare_renders,
-)
+from tool.learn_parts import PART_BENCH  # noqa: E402
+from tool.learn_sets import Paths, RenderSettings, checks, format_report, make_paths  # noqa: E402
 
 logger = logging.getLogger("bench_learn")
 
@@ -86,6 +80,7 @@ class Settings:
     lr: float | None = None  # None: the body preset's 1e-4
     human_model_path: str | None = None  # None: stand-ins made under --out
     backbone_weights: str | None = None  # local ImageNet state dict; None: random backbone
+    parts: str = "body"  # 'hand': the hand network on hand renders (the HAND_PRESETS)
 
     def renders(self) -> RenderSettings:
         return RenderSettings(self.train_renders, self.heldout_renders, self.train_eval,
@@ -98,6 +93,8 @@ PRESETS = {
                     listed=12000, minutes=3.0, calibration_iterations=100, batch_size=48,
                     num_thread=12, lr=1e-3),  # fmt: skip
 }
+HAND_PRESETS = {name: replace(s, parts="hand", epochs=PART_BENCH["hand"].epochs)
+                for name, s in PRESETS.items()}  # fmt: skip
 
 
 # ---- training ------------------------------------------------------------------------------
@@ -106,14 +103,14 @@ PRESETS = {
 def _common_args(paths: Paths, s: Settings, data_dir: str, output_dir: str) -> list[str]:
     """Flags shared by the ``main/train.py`` and ``main/test.py`` commands of a run."""
     flags = {
-        "--parts": "body",
+        "--parts": s.parts,
         "--gpu": s.gpu,
         "--human_model_path": paths.models,
         "--data_dir": data_dir,
         "--output_dir": output_dir,
-        "--trainset_3d": "Human36M",
+        "--trainset_3d": PART_BENCH[s.parts].trainset,
         "--trainset_2d": "none",
-        "--testset": "PW3D",
+        "--testset": PART_BENCH[s.parts].testset,
         "--num_thread": str(s.num_thread),
     }
     return [item for pair in flags.items() for item in pair]
@@ -241,7 +238,7 @@ def untrained_snapshot(paths: Paths, s: Settings) -> str:
     from main.model import get_model
 
     weights = s.backbone_weights
-    cfg = make_config("body", human_model_path=paths.models, no_imagenet=not weights,
+    cfg = make_config(s.parts, human_model_path=paths.models, no_imagenet=not weights,
                       backbone_weights=weights)  # fmt: skip
     torch.manual_seed(s.seed)
     np.random.seed(s.seed % 2**32)
@@ -256,29 +253,26 @@ def untrained_snapshot(paths: Paths, s: Settings) -> str:
 
 
 def evaluate_snapshot(paths: Paths, s: Settings, snapshot: str, data_dir: str) -> dict[str, float]:
-    """Means of the 3DPW ``evaluate`` lists for ``snapshot`` through ``main/test.py``."""
+    """The part's ``evaluate`` summary (3DPW or FreiHAND) for ``snapshot`` via ``main/test.py``."""
     from main import test as test_main
 
     output_dir = osp.join(paths.out, "test")
     result = test_main.main([*_common_args(paths, s, data_dir, output_dir), "--snapshot",
                              snapshot, "--test_batch_size", "16"])  # fmt: skip
-    return {key: float(np.mean(result[key])) for key, _ in METRICS}
+    return PART_BENCH[s.parts].summary(result)
 
 
 # ---- demo and report -----------------------------------------------------------------------
 
 
 def run_demo(paths: Paths, s: Settings, snapshot: str) -> str:
-    """``demo/body/demo.py`` with ``snapshot`` on the first held-out render; returns its folder."""
-    with open(osp.join(paths.data, "PW3D", "data", "3DPW_test.json")) as f:
-        db = json.load(f)
-    image = db["images"][0]
-    img_path = osp.join(paths.data, "PW3D", "data", "imageFiles", image["sequence"],
-                        image["file_name"])  # fmt: skip
+    """``demo/<parts>/demo.py`` with ``snapshot`` on the first held-out render; returns its dir."""
+    part = PART_BENCH[s.parts]
+    img_path, box = part.demo_input(paths.data)
     out = osp.join(paths.out, "demo")
-    bbox = [str(v) for v in db["annotations"][0]["bbox"]]
-    cmd = [sys.executable, osp.join(ROOT, "demo", "body", "demo.py"), "--gpu", s.gpu,
-           "--human_model_path", paths.models, "--img", img_path, "--bbox", *bbox,
+    cmd = [sys.executable, osp.join(ROOT, "demo", s.parts, "demo.py"), "--gpu", s.gpu,
+           "--human_model_path", paths.models, "--img", img_path, f"--{part.demo_box}",
+           *[str(v) for v in box],
            "--snapshot", snapshot, "--output_dir", out]  # fmt: skip
     with open(osp.join(paths.out, "demo_stdout.txt"), "w") as log:
         code = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -286,7 +280,7 @@ def run_demo(paths: Paths, s: Settings, snapshot: str) -> str:
         raise RuntimeError(
             f"demo failed (exit {code}); see {osp.join(paths.out, 'demo_stdout.txt')}"
         )
-    rendered = osp.join(out, "render_original_img_body.jpg")
+    rendered = osp.join(out, f"render_original_img_{part.demo_render}.jpg")
     if osp.isfile(rendered):  # absent without a GL back-end (the demo says so)
         import cv2
 
@@ -301,8 +295,8 @@ def run_bench(out: str, s: Settings, demo: bool = True) -> dict[str, Any]:
     import shutil
 
     check_listed(s)
-    paths = make_paths(out, s.human_model_path)
-    manifest = prepare_renders(paths, s.renders())
+    paths, part = make_paths(out, s.human_model_path), PART_BENCH[s.parts]
+    manifest = part.prepare(paths, s.renders())
     for folder in (osp.join(paths.out, "run"), osp.join(paths.out, "test")):
         shutil.rmtree(folder, ignore_errors=True)
     data_dirs = {"train": paths.data_train_eval, "heldout": paths.data}
@@ -310,12 +304,12 @@ def run_bench(out: str, s: Settings, demo: bool = True) -> dict[str, Any]:
     results: dict[str, dict[str, dict[str, float]]] = {}
     for key, data_dir in data_dirs.items():
         results[key] = {"untrained": evaluate_snapshot(paths, s, untrained, data_dir),
-                        "mean pose": evaluate_mean_pose(paths, manifest, data_dir)}  # fmt: skip
+                        "mean pose": part.mean_pose(paths, manifest, data_dir)}  # fmt: skip
     run = train(paths, s)
     for key, data_dir in data_dirs.items():
         results[key]["trained"] = evaluate_snapshot(paths, s, run["snapshot"], data_dir)
     report = {"settings": asdict(s), "renders": manifest, "training": run, "results": results,
-              "checks": checks(results)}  # fmt: skip
+              "checks": checks(results), "metrics": part.metrics}  # fmt: skip
     _write_report(paths, report)
     if demo:
         report["demo"] = run_demo(paths, s, run["snapshot"])
@@ -339,7 +333,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Settings
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="CPU preset (the default)")
     mode.add_argument("--gpu", default=None, metavar="N", help="GPU preset on CUDA device N")
-    parser.add_argument("--out", default=osp.join(ROOT, "output", "bench_learn"))
+    parser.add_argument("--parts", default="body", choices=sorted(PART_BENCH))
+    parser.add_argument("--out", default=None, help="default output/bench_learn[_hand]")
     parser.add_argument("--render_only", action="store_true", help="make the renders and stop")
     parser.add_argument("--no_demo", action="store_true", help="skip the demo on a held-out render")
     for name in _INT_FLAGS:
@@ -350,7 +345,10 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Settings
     parser.add_argument("--human_model_path", default=None,
                         help="SMPL folder (default: stand-ins made under --out)")  # fmt: skip
     args = parser.parse_args(argv)
-    s = PRESETS["gpu"] if args.gpu is not None else PRESETS["quick"]
+    presets = HAND_PRESETS if args.parts == "hand" else PRESETS
+    s = presets["gpu"] if args.gpu is not None else presets["quick"]
+    suffix = "" if args.parts == "body" else f"_{args.parts}"
+    args.out = args.out or osp.join(ROOT, "output", f"bench_learn{suffix}")
     if args.gpu is not None:
         s = replace(s, gpu=args.gpu)
     changes = {
@@ -391,7 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args, s = parse_args(argv)
     if args.render_only:
-        manifest = prepare_renders(make_paths(args.out, s.human_model_path), s.renders())
+        paths = make_paths(args.out, s.human_model_path)
+        manifest = PART_BENCH[s.parts].prepare(paths, s.renders())
         print(f"renders: {args.out} ({manifest['size_mb']} MB)")
         return 0
     report = run_bench(args.out, s, demo=not args.no_demo)
