@@ -78,27 +78,28 @@ def test_render_shows_the_labelled_hand(renders):
 
 
 def test_tiny_overfit_run(tmp_path: Path, standin_model_dir: Path):
-    """Training the hand net on 8 renders for 20 iterations of batch 4 lowers their PA-MPJPE.
+    """Training the hand net on 8 renders for 60 iterations lowers their PA-MPJPE by 20%.
 
-    From the random backbone it fell by 30% (27.9 to 19.5 mm) in the run made here
-    (deterministic for one machine: the seed, the renders and the order are fixed); asserted:
-    10%, as the body test."""
+    From the random backbone at the quick preset's learning rate (1e-3) and batch (2), as the
+    body test (deterministic for one machine: the seed, the renders and the order are fixed).
+    The hand learns more slowly than the body: 27.9 to 19.0 mm (32% lower) here, so the bar is
+    lower than the body test's 30%."""
     from data.FreiHAND.FreiHAND import FreiHAND
     from main.config import make_config
     from tool.bench_learn import HAND_PRESETS, run_bench
     from tool.learn_hand import hand_summary
 
     s = replace(HAND_PRESETS["quick"], train_renders=8, heldout_renders=2, train_eval=8,
-                listed=80, iterations=20, epochs=1, batch_size=4, num_thread=0,
+                listed=160, iterations=60, epochs=1, num_thread=0,
                 human_model_path=str(standin_model_dir))  # fmt: skip
     report = run_bench(str(tmp_path), s, demo=False)
 
-    # The renders went through the FreiHAND loader: 8 renders listed 10 times for training,
+    # The renders went through the FreiHAND loader: 8 renders listed 20 times for training,
     # the training renders and the held-out renders as evaluation splits.
     models = str(standin_model_dir)
     cfg = make_config("hand", human_model_path=models, data_dir=str(tmp_path / "data"))
     train = FreiHAND(cfg, T.ToTensor(), "train")
-    assert len(train) == 80
+    assert len(train) == 160
     assert len(FreiHAND(cfg, T.ToTensor(), "test")) == 2
     train_eval = FreiHAND(replace(cfg, data_dir=str(tmp_path / "data_train_eval")), T.ToTensor(),
                           "test")  # fmt: skip
@@ -127,13 +128,13 @@ def test_tiny_overfit_run(tmp_path: Path, standin_model_dir: Path):
     assert perfect["f5_al"] == pytest.approx(100.0)
 
     res = report["results"]
-    assert report["training"]["iterations"] == 20
+    assert report["training"]["iterations"] == 60
     for set_key in ("train", "heldout"):
         for pred in ("untrained", "mean pose", "trained"):
             assert all(np.isfinite(v) and v >= 0 for v in res[set_key][pred].values())
             assert res[set_key][pred]["pa_mpjpe"] > 1.0
     untrained, trained = res["train"]["untrained"]["pa_mpjpe"], res["train"]["trained"]["pa_mpjpe"]
-    assert trained <= 0.9 * untrained, (untrained, trained)
+    assert trained <= 0.8 * untrained, (untrained, trained)
     assert "| training renders | trained |" in (tmp_path / "results.md").read_text()
     assert "PA-MPVPE" in (tmp_path / "results.md").read_text()
 
