@@ -30,6 +30,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--max_itr_per_epoch", type=int, default=None, help="stop each epoch after N iterations"
     )
     parser.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="initial learning rate (default: the part's, 1e-4); divided as the schedule says",
+    )
+    parser.add_argument(
         "--save_every",
         type=int,
         default=None,
@@ -55,6 +61,10 @@ def main(argv=None) -> None:
     if args.reset_epoch and args.snapshot is None:
         raise ConfigError("--reset_epoch: only valid together with --snapshot PATH")
     extra = {"max_bad_share": args.max_bad_share} if args.max_bad_share is not None else {}
+    if args.lr is not None:
+        if not args.lr > 0:
+            raise ConfigError(f"--lr: expected a positive learning rate, got {args.lr}")
+        extra["lr"] = args.lr
     cfg = config_from_args(
         args,
         continue_train=args.continue_train,

@@ -59,26 +59,26 @@ def test_mean_parameters(renders):
 
 
 def test_tiny_overfit_run(tmp_path: Path, standin_model_dir: Path):
-    """Training on 8 renders for 20 iterations lowers their PA-MPJPE by at least 10%.
+    """Training on 8 renders for 60 iterations lowers their PA-MPJPE by at least 30%.
 
-    From the random backbone, 20-40 iterations of batch 4 lowered it by 16-40% in the runs made
-    so far (deterministic for one machine: the seed, the renders and the order are fixed)."""
+    From the random backbone at the quick preset's learning rate (1e-3) and batch (2); the run is
+    deterministic for one machine (the seed, the renders and the order are fixed)."""
     from data.Human36M.Human36M import Human36M
     from data.PW3D.PW3D import PW3D
     from main.config import make_config
     from tool.bench_learn import PRESETS, run_bench
 
-    s = replace(PRESETS["quick"], train_renders=8, heldout_renders=2, train_eval=8, listed=80,
-                iterations=20, epochs=1, batch_size=4, num_thread=0,
+    s = replace(PRESETS["quick"], train_renders=8, heldout_renders=2, train_eval=8, listed=160,
+                iterations=60, epochs=1, num_thread=0,
                 human_model_path=str(standin_model_dir))  # fmt: skip
     report = run_bench(str(tmp_path), s, demo=False)
 
-    # The renders went through the real loaders: 8 renders listed 10 times for training, the
+    # The renders went through the real loaders: 8 renders listed 20 times for training, the
     # training renders and the held-out renders as 3DPW test sets.
     cfg = make_config(
         "body", human_model_path=str(standin_model_dir), data_dir=str(tmp_path / "data")
     )
-    assert len(Human36M(cfg, T.ToTensor(), "train")) == 80
+    assert len(Human36M(cfg, T.ToTensor(), "train")) == 160
     assert len(PW3D(cfg, T.ToTensor(), "test")) == 2
     eval_cfg = replace(cfg, data_dir=str(tmp_path / "data_train_eval"))
     train_eval = PW3D(eval_cfg, T.ToTensor(), "test")
@@ -89,12 +89,12 @@ def test_tiny_overfit_run(tmp_path: Path, standin_model_dir: Path):
     assert max(v[0] for v in perfect.values()) < 1e-3
 
     res = report["results"]
-    assert report["training"]["iterations"] == 20
+    assert report["training"]["iterations"] == 60
     for set_key in ("train", "heldout"):
         for pred in ("untrained", "mean pose", "trained"):
             assert all(np.isfinite(v) and v > 0 for v in res[set_key][pred].values())
     untrained, trained = res["train"]["untrained"]["pa_mpjpe"], res["train"]["trained"]["pa_mpjpe"]
-    assert trained <= 0.9 * untrained, (untrained, trained)
+    assert trained <= 0.7 * untrained, (untrained, trained)
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["results"] == res
     assert "| training renders | trained |" in (tmp_path / "results.md").read_text()

@@ -22,7 +22,9 @@ Everything goes under ``--out`` (default ``output/bench_learn``); renders are re
 folder already holds renders of the same settings (``--render_only`` makes them, e.g. to carry them
 to a GPU machine). With the demo step, ``demo/body/demo.py`` runs the trained snapshot on one
 held-out render. Goals: CPU quick mode, training PA-MPJPE at most half the untrained network's;
-GPU mode, held-out PA-MPJPE at most half the mean pose's.
+GPU mode, held-out PA-MPJPE at most half the mean pose's. ``--parts hand`` does the same for the
+right hand (``tool/learn_hand.py``: FreiHAND layout, the hand preset's 13 epochs with the rate
+divided by 10 after epochs 10 and 12, FreiHAND's evaluate: PA-MPJPE, PA-MPVPE, F-scores).
 """
 
 from __future__ import annotations
@@ -38,32 +40,20 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
-import re  # noqa: E402
-import resource  # noqa: E402
-import signal  # noqa: E402
 import subprocess  # noqa: E402
-import time  # noqa: E402
 from dataclasses import asdict, dataclass, replace  # noqa: E402
 from typing import Any, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tool.learn_sets import (  # noqa: E402
-    METRICS,
-    Paths,
-    RenderSettings,
-    make_paths,
-    checks,
-    evaluate_mean_pose,
-    format_report,
-    prepare_renders,
-)
+from tool.learn_parts import PART_BENCH  # noqa: E402
+from tool.learn_report import checks, format_report  # noqa: E402
+from tool.learn_sets import Paths, RenderSettings, make_paths  # noqa: E402
+from tool.learn_train import common_args, listed_batches, train  # noqa: E402
 
 logger = logging.getLogger("bench_learn")
 
 EPOCHS = 7  # the body preset's end epoch; lr decays after epochs 4 and 6
-_ITR_RE = re.compile(r"^(\d\d-\d\d \d\d:\d\d:\d\d) Epoch \d+/\d+ itr (\d+)/", re.M)
-_LOG_TIME = "%m-%d %H:%M:%S"  # timestamps of the run logs
 
 
 @dataclass(frozen=True)
@@ -79,12 +69,14 @@ class Settings:
     minutes: float = 6.5
     iterations: int | None = None  # fixed iteration count instead of the time budget
     epochs: int = EPOCHS
-    calibration_iterations: int = 8  # epoch 0; spans enough whole seconds to time a step
+    calibration_iterations: int = 40  # epoch 0; its second half times a step
     batch_size: int = 8
     num_thread: int = 1
     seed: int = 0
+    lr: float | None = None  # None: the body preset's 1e-4
     human_model_path: str | None = None  # None: stand-ins made under --out
     backbone_weights: str | None = None  # local ImageNet state dict; None: random backbone
+    parts: str = "body"  # 'hand': the hand network on hand renders (the HAND_PRESETS)
 
     def renders(self) -> RenderSettings:
         return RenderSettings(self.train_renders, self.heldout_renders, self.train_eval,
@@ -92,136 +84,13 @@ class Settings:
 
 
 PRESETS = {
-    "quick": Settings(),
+    "quick": Settings(lr=1e-3, batch_size=2),
     "gpu": Settings(gpu="0", train_renders=1600, heldout_renders=200, train_eval=200,
                     listed=12000, minutes=3.0, calibration_iterations=100, batch_size=48,
-                    num_thread=12),  # fmt: skip
+                    num_thread=12, lr=1e-3),  # fmt: skip
 }
-
-
-# ---- training ------------------------------------------------------------------------------
-
-
-def _common_args(paths: Paths, s: Settings, data_dir: str, output_dir: str) -> list[str]:
-    """Flags shared by the ``main/train.py`` and ``main/test.py`` commands of a run."""
-    flags = {
-        "--parts": "body",
-        "--gpu": s.gpu,
-        "--human_model_path": paths.models,
-        "--data_dir": data_dir,
-        "--output_dir": output_dir,
-        "--trainset_3d": "Human36M",
-        "--trainset_2d": "none",
-        "--testset": "PW3D",
-        "--num_thread": str(s.num_thread),
-    }
-    return [item for pair in flags.items() for item in pair]
-
-
-def _train_command(paths: Paths, s: Settings, extra: Sequence[str]) -> list[str]:
-    init = ["--backbone_weights", s.backbone_weights] if s.backbone_weights else ["--no_imagenet"]
-    return [sys.executable, osp.join(ROOT, "main", "train.py"),
-            *_common_args(paths, s, paths.data, osp.join(paths.out, "run")), "--seed", str(s.seed),
-            "--train_batch_size", str(s.batch_size), *init, *extra]  # fmt: skip
-
-
-def _run_train(cmd: list[str], log_path: str, timeout: float | None) -> bool:
-    """Run one training command; on ``timeout`` (s) interrupt it like Ctrl-C. Returns whether it
-    finished on its own. A failure stops the benchmark with the log's path."""
-    with open(log_path, "a") as log:
-        log.write("$ " + " ".join(cmd) + "\n")
-        log.flush()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            return False
-    if code != 0:
-        raise RuntimeError(f"training failed (exit {code}); see {log_path}")
-    return True
-
-
-def _seconds_per_iteration(log_file: str) -> float:
-    """Mean seconds per training iteration from the timestamps of the log's iteration lines
-    (whole seconds; the logged speed averages only the iterations after the tenth)."""
-    from datetime import datetime
-
-    with open(log_file) as f:
-        found = _ITR_RE.findall(f.read())
-    if len(found) < 2 or int(found[-1][1]) == int(found[0][1]):
-        raise RuntimeError(f"{log_file}: fewer than two iteration lines to time the steps with")
-    (t0, i0), (t1, i1) = found[0], found[-1]
-    span = datetime.strptime(t1, _LOG_TIME) - datetime.strptime(t0, _LOG_TIME)
-    return max(span.total_seconds(), 1.0) / (int(i1) - int(i0))
-
-
-def train(paths: Paths, s: Settings) -> dict[str, Any]:
-    """Train under ``<out>/run``; returns the last snapshot, epochs, iterations and seconds."""
-    run_dir = osp.join(paths.out, "run")
-    os.makedirs(run_dir, exist_ok=True)
-    log_path = osp.join(paths.out, "train_stdout.txt")
-    start, cpu_start = time.time(), _children_cpu()
-    epochs = ["--end_epoch", str(s.epochs)]
-    if s.iterations is not None:
-        per_epoch = max(1, math.ceil(s.iterations / s.epochs))
-        _run_train(_train_command(paths, s, [*epochs, "--max_itr_per_epoch", str(per_epoch)]),
-                   log_path, None)  # fmt: skip
-        counts = [per_epoch] * s.epochs
-    else:
-        budget, k0 = 60 * s.minutes, s.calibration_iterations
-        _run_train(_train_command(paths, s, ["--end_epoch", "1", "--max_itr_per_epoch", str(k0)]),
-                   log_path, budget)  # fmt: skip
-        first = time.time() - start
-        step = _seconds_per_iteration(osp.join(run_dir, "log", "train_logs.txt"))
-        startup = max(0.0, first - k0 * step)
-        per_epoch = max(1, int((budget - first - startup) / (step * (s.epochs - 1))))
-        if per_epoch > listed_batches(s):
-            logger.warning("epochs cut to %d iterations, one pass over the listed samples "
-                           "(raise --listed)", listed_batches(s))  # fmt: skip
-            per_epoch = listed_batches(s)
-        cmd = _train_command(paths, s, ["--continue", *epochs, "--max_itr_per_epoch",
-                                        str(per_epoch)])  # fmt: skip
-        _run_train(cmd, log_path, max(30.0, 1.15 * (budget - first)))
-        counts = [k0] + [per_epoch] * (s.epochs - 1)
-    latest = _latest_snapshot(osp.join(run_dir, "model_dump"))
-    if latest is None:
-        raise RuntimeError(f"training wrote no snapshot; see {log_path}")
-    done = latest[1] + 1
-    for epoch in range(latest[1]):  # only the last snapshot is used (each is ~300 MB)
-        old = osp.join(run_dir, "model_dump", f"snapshot_{epoch}.pth.tar")
-        if osp.isfile(old):
-            os.remove(old)
-    return {
-        "snapshot": latest[0],
-        "epochs": done,
-        "iterations": sum(counts[:done]),
-        "seconds": round(time.time() - start, 1),
-        "batch_size": s.batch_size,
-        "cpu_seconds": round(_children_cpu() - cpu_start, 1),
-        "load_average": round(os.getloadavg()[0], 1),  # 1 min, at the end of training
-    }
-
-
-def _children_cpu() -> float:
-    """User + system CPU seconds of the finished child processes."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _latest_snapshot(model_dir: str) -> tuple[str, int] | None:
-    """Newest ``snapshot_<N>.pth.tar`` of ``model_dir`` as (path, N)."""
-    found = []
-    for name in os.listdir(model_dir) if osp.isdir(model_dir) else ():
-        match = re.fullmatch(r"snapshot_(\d+)\.pth\.tar", name)
-        if match:
-            found.append((int(match.group(1)), osp.join(model_dir, name)))
-    return None if not found else (max(found)[1], max(found)[0])
+HAND_PRESETS = {name: replace(s, parts="hand", epochs=PART_BENCH["hand"].epochs)
+                for name, s in PRESETS.items()}  # fmt: skip
 
 
 def untrained_snapshot(paths: Paths, s: Settings) -> str:
@@ -235,7 +104,7 @@ def untrained_snapshot(paths: Paths, s: Settings) -> str:
     from main.model import get_model
 
     weights = s.backbone_weights
-    cfg = make_config("body", human_model_path=paths.models, no_imagenet=not weights,
+    cfg = make_config(s.parts, human_model_path=paths.models, no_imagenet=not weights,
                       backbone_weights=weights)  # fmt: skip
     torch.manual_seed(s.seed)
     np.random.seed(s.seed % 2**32)
@@ -250,29 +119,26 @@ def untrained_snapshot(paths: Paths, s: Settings) -> str:
 
 
 def evaluate_snapshot(paths: Paths, s: Settings, snapshot: str, data_dir: str) -> dict[str, float]:
-    """Means of the 3DPW ``evaluate`` lists for ``snapshot`` through ``main/test.py``."""
+    """The part's ``evaluate`` summary (3DPW or FreiHAND) for ``snapshot`` via ``main/test.py``."""
     from main import test as test_main
 
     output_dir = osp.join(paths.out, "test")
-    result = test_main.main([*_common_args(paths, s, data_dir, output_dir), "--snapshot",
+    result = test_main.main([*common_args(paths, s, data_dir, output_dir), "--snapshot",
                              snapshot, "--test_batch_size", "16"])  # fmt: skip
-    return {key: float(np.mean(result[key])) for key, _ in METRICS}
+    return PART_BENCH[s.parts].summary(result)
 
 
 # ---- demo and report -----------------------------------------------------------------------
 
 
 def run_demo(paths: Paths, s: Settings, snapshot: str) -> str:
-    """``demo/body/demo.py`` with ``snapshot`` on the first held-out render; returns its folder."""
-    with open(osp.join(paths.data, "PW3D", "data", "3DPW_test.json")) as f:
-        db = json.load(f)
-    image = db["images"][0]
-    img_path = osp.join(paths.data, "PW3D", "data", "imageFiles", image["sequence"],
-                        image["file_name"])  # fmt: skip
+    """``demo/<parts>/demo.py`` with ``snapshot`` on the first held-out render; returns its dir."""
+    part = PART_BENCH[s.parts]
+    img_path, box = part.demo_input(paths.data)
     out = osp.join(paths.out, "demo")
-    bbox = [str(v) for v in db["annotations"][0]["bbox"]]
-    cmd = [sys.executable, osp.join(ROOT, "demo", "body", "demo.py"), "--gpu", s.gpu,
-           "--human_model_path", paths.models, "--img", img_path, "--bbox", *bbox,
+    cmd = [sys.executable, osp.join(ROOT, "demo", s.parts, "demo.py"), "--gpu", s.gpu,
+           "--human_model_path", paths.models, "--img", img_path, f"--{part.demo_box}",
+           *[str(v) for v in box],
            "--snapshot", snapshot, "--output_dir", out]  # fmt: skip
     with open(osp.join(paths.out, "demo_stdout.txt"), "w") as log:
         code = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -280,7 +146,7 @@ def run_demo(paths: Paths, s: Settings, snapshot: str) -> str:
         raise RuntimeError(
             f"demo failed (exit {code}); see {osp.join(paths.out, 'demo_stdout.txt')}"
         )
-    rendered = osp.join(out, "render_original_img_body.jpg")
+    rendered = osp.join(out, f"render_original_img_{part.demo_render}.jpg")
     if osp.isfile(rendered):  # absent without a GL back-end (the demo says so)
         import cv2
 
@@ -295,8 +161,8 @@ def run_bench(out: str, s: Settings, demo: bool = True) -> dict[str, Any]:
     import shutil
 
     check_listed(s)
-    paths = make_paths(out, s.human_model_path)
-    manifest = prepare_renders(paths, s.renders())
+    paths, part = make_paths(out, s.human_model_path), PART_BENCH[s.parts]
+    manifest = part.prepare(paths, s.renders())
     for folder in (osp.join(paths.out, "run"), osp.join(paths.out, "test")):
         shutil.rmtree(folder, ignore_errors=True)
     data_dirs = {"train": paths.data_train_eval, "heldout": paths.data}
@@ -304,12 +170,12 @@ def run_bench(out: str, s: Settings, demo: bool = True) -> dict[str, Any]:
     results: dict[str, dict[str, dict[str, float]]] = {}
     for key, data_dir in data_dirs.items():
         results[key] = {"untrained": evaluate_snapshot(paths, s, untrained, data_dir),
-                        "mean pose": evaluate_mean_pose(paths, manifest, data_dir)}  # fmt: skip
+                        "mean pose": part.mean_pose(paths, manifest, data_dir)}  # fmt: skip
     run = train(paths, s)
     for key, data_dir in data_dirs.items():
         results[key]["trained"] = evaluate_snapshot(paths, s, run["snapshot"], data_dir)
     report = {"settings": asdict(s), "renders": manifest, "training": run, "results": results,
-              "checks": checks(results)}  # fmt: skip
+              "checks": checks(results), "metrics": part.metrics}  # fmt: skip
     _write_report(paths, report)
     if demo:
         report["demo"] = run_demo(paths, s, run["snapshot"])
@@ -333,21 +199,26 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Settings
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="CPU preset (the default)")
     mode.add_argument("--gpu", default=None, metavar="N", help="GPU preset on CUDA device N")
-    parser.add_argument("--out", default=osp.join(ROOT, "output", "bench_learn"))
+    parser.add_argument("--parts", default="body", choices=sorted(PART_BENCH))
+    parser.add_argument("--out", default=None, help="default output/bench_learn[_hand]")
     parser.add_argument("--render_only", action="store_true", help="make the renders and stop")
     parser.add_argument("--no_demo", action="store_true", help="skip the demo on a held-out render")
     for name in _INT_FLAGS:
         parser.add_argument(f"--{name}", type=int, default=None)
     parser.add_argument("--minutes", type=float, default=None, help="training budget")
+    parser.add_argument("--lr", type=float, default=None, help="initial learning rate")
     parser.add_argument("--backbone_weights", default=None, help="local ImageNet state dict")
     parser.add_argument("--human_model_path", default=None,
                         help="SMPL folder (default: stand-ins made under --out)")  # fmt: skip
     args = parser.parse_args(argv)
-    s = PRESETS["gpu"] if args.gpu is not None else PRESETS["quick"]
+    presets = HAND_PRESETS if args.parts == "hand" else PRESETS
+    s = presets["gpu"] if args.gpu is not None else presets["quick"]
+    suffix = "" if args.parts == "body" else f"_{args.parts}"
+    args.out = args.out or osp.join(ROOT, "output", f"bench_learn{suffix}")
     if args.gpu is not None:
         s = replace(s, gpu=args.gpu)
     changes = {
-        k: getattr(args, k) for k in (*_INT_FLAGS, "minutes") if getattr(args, k) is not None
+        k: getattr(args, k) for k in (*_INT_FLAGS, "minutes", "lr") if getattr(args, k) is not None
     }
     for name in ("backbone_weights", "human_model_path"):
         if getattr(args, name):
@@ -365,11 +236,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Settings
     return args, s
 
 
-def listed_batches(s: Settings) -> int:
-    """Batches in one pass over the listed training samples (drop_last, as the trainer)."""
-    return s.train_renders * max(1, math.ceil(s.listed / s.train_renders)) // s.batch_size
-
-
 def check_listed(s: Settings) -> None:
     """Raise ValueError if the listed samples cannot hold one batch, or ``--iterations``."""
     per_epoch = None if s.iterations is None else math.ceil(s.iterations / s.epochs)
@@ -384,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args, s = parse_args(argv)
     if args.render_only:
-        manifest = prepare_renders(make_paths(args.out, s.human_model_path), s.renders())
+        paths = make_paths(args.out, s.human_model_path)
+        manifest = PART_BENCH[s.parts].prepare(paths, s.renders())
         print(f"renders: {args.out} ({manifest['size_mb']} MB)")
         return 0
     report = run_bench(args.out, s, demo=not args.no_demo)

@@ -128,7 +128,18 @@ def random_background(rng: np.random.Generator, height: int, width: int) -> np.n
 class BodyRenderer:
     """Random renders of one SMPL layer on one reused off-screen context (close it after use)."""
 
+    pose_key = "body_pose"  # the layer's keyword for the pose after the root
+
     def __init__(self, smpl: Any, img_size: Sequence[int] = IMG_SIZE) -> None:
+        layer = smpl.layer("neutral")
+        template = layer.v_template.detach().numpy().astype(np.float64)
+        colors = part_colors(layer.lbs_weights.detach().numpy(), template)
+        self._open(layer, np.asarray(smpl.face), colors, img_size)
+
+    def _open(
+        self, layer: Any, faces: np.ndarray, colors: np.ndarray, img_size: Sequence[int]
+    ) -> None:
+        """Keep the layer, its (F, 3) faces and (V, 3) vertex colours; open the GL context."""
         from common.utils.render import _load_triton_before_mesa, _select_gl_platform
 
         _select_gl_platform()
@@ -136,24 +147,21 @@ class BodyRenderer:
         import pyrender
 
         self.pyrender = pyrender
-        self.layer = smpl.layer("neutral")
-        self.faces = np.asarray(smpl.face)
+        self.layer, self.faces, self.colors = layer, faces, colors
         self.height, self.width = img_size
-        template = self.layer.v_template.detach().numpy().astype(np.float64)
-        self.colors = part_colors(self.layer.lbs_weights.detach().numpy(), template)
         self.renderer = pyrender.OffscreenRenderer(self.width, self.height)
 
     def close(self) -> None:
         self.renderer.delete()
 
     def mesh(self, pose: np.ndarray, betas: np.ndarray, transl: np.ndarray) -> np.ndarray:
-        """(6890, 3) float64 vertices, m, of the neutral layer."""
+        """(V, 3) float64 vertices, m, of the layer (SMPL neutral: 6890) for the root and pose."""
 
         def tensor(x: np.ndarray) -> torch.Tensor:
             return torch.tensor(np.asarray(x, dtype=np.float32).reshape(1, -1))
 
         with torch.no_grad():
-            out = self.layer(global_orient=tensor(pose[:3]), body_pose=tensor(pose[3:]),
+            out = self.layer(global_orient=tensor(pose[:3]), **{self.pose_key: tensor(pose[3:])},
                              betas=tensor(betas), transl=tensor(transl))  # fmt: skip
         return out.vertices[0].numpy().astype(np.float64)
 
@@ -231,10 +239,13 @@ def _look_along(forward: np.ndarray) -> np.ndarray:
     return np.stack([x, np.cross(z, x), z], axis=1)
 
 
-def render_set(smpl: Any, num: int, seed: int) -> list[BodyRender]:
-    """``num`` renders from ``np.random.default_rng(seed)`` (deterministic for one GL driver)."""
+def render_set(
+    smpl: Any, num: int, seed: int, renderer_class: type[BodyRenderer] | None = None
+) -> list[BodyRender]:
+    """``num`` renders from ``np.random.default_rng(seed)`` (deterministic for one GL driver) by
+    a ``renderer_class(smpl)`` (default :class:`BodyRenderer`)."""
     rng = np.random.default_rng(seed)
-    renderer = BodyRenderer(smpl)
+    renderer = (renderer_class or BodyRenderer)(smpl)
     try:
         return [renderer.sample(rng) for _ in range(num)]
     finally:

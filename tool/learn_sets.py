@@ -24,7 +24,7 @@ import os.path as osp
 import shutil
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -96,7 +96,7 @@ def make_paths(out: str, human_model_path: str | None) -> Paths:
     return Paths(out, models)
 
 
-def _jpeg(ctx: FixtureContext, img: np.ndarray, *parts: str) -> str:
+def write_jpeg(ctx: FixtureContext, img: np.ndarray, *parts: str) -> str:
     path = ctx.path(*parts)
     ok = cv2.imwrite(path, np.ascontiguousarray(img[:, :, ::-1]),
                      [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])  # fmt: skip
@@ -132,7 +132,7 @@ def write_human36m_train(
             fits["2"]["1"][str(frame)] = {"pose": to_list(r.pose), "shape": to_list(r.betas),
                                           "trans": to_list(r.transl)}  # fmt: skip
             file_name = f"s_{subject:02d}_render/{i:06d}.jpg"
-            _jpeg(ctx, r.image, "Human36M", "images", file_name)
+            write_jpeg(ctx, r.image, "Human36M", "images", file_name)
             bbox = tight_bbox(project(r.mesh, r.focal, r.princpt))
             for rep in range(repeats):
                 entry = rep * len(renders) + i
@@ -163,9 +163,9 @@ def write_pw3d_test(
         file_name = f"image_{i:05d}.jpg"
         parts = ("PW3D", "data", "imageFiles", "renders", file_name)
         if images_from is None:
-            _jpeg(ctx, r.image, *parts)
+            write_jpeg(ctx, r.image, *parts)
         else:
-            _link(images_from[i], ctx.path(*parts))
+            link_or_copy(images_from[i], ctx.path(*parts))
             ctx.written.append(ctx.path(*parts))
         images.append({"id": i, "file_name": file_name, "sequence": "renders", "width": width,
                        "height": height, "cam_param": {"focal": to_list(r.focal),
@@ -179,7 +179,7 @@ def write_pw3d_test(
     return len(renders)
 
 
-def _link(src: str, dst: str) -> None:
+def link_or_copy(src: str, dst: str) -> None:
     if osp.exists(dst):
         os.remove(dst)
     try:
@@ -188,7 +188,7 @@ def _link(src: str, dst: str) -> None:
         shutil.copyfile(src, dst)
 
 
-def _folder_bytes(folders: Sequence[str]) -> int:
+def folder_bytes(folders: Sequence[str]) -> int:
     seen, total = set(), 0
     for folder in folders:
         for base, _, files in os.walk(folder):
@@ -201,8 +201,8 @@ def _folder_bytes(folders: Sequence[str]) -> int:
 
 
 def mean_parameters(renders: Sequence[BodyRender]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean SMPL parameters: ``(pose (72,): rotation mean of the roots, per-parameter mean of
-    the body pose; shape (10,))``."""
+    """Mean parameters of SMPL (or MANO) renders: ``(pose (72,) (MANO: 48): rotation mean of the
+    roots, per-parameter mean of the rest of the pose; shape (10,))``."""
     poses = np.stack([r.pose for r in renders])
     root = Rotation.from_rotvec(poses[:, :3]).mean().as_rotvec()
     return np.concatenate([root, poses[:, 3:].mean(0)]), np.stack([r.betas for r in renders]).mean(
@@ -219,21 +219,11 @@ def prepare_renders(paths: Paths, s: RenderSettings) -> dict[str, Any]:
     """
     from common.utils.human_models import get_smpl
 
-    models = osp.relpath(paths.models, paths.out)
-    key = {**s.__dict__, "models": paths.models if models.startswith("..") else models}
-    if osp.isfile(paths.manifest):
-        with open(paths.manifest) as f:
-            manifest = json.load(f)
-        if manifest.get("settings") == key:
-            logger.info("reusing the renders in %s", paths.out)
-            return manifest
-    for folder in (paths.data, paths.data_train_eval):
-        shutil.rmtree(folder, ignore_errors=True)
-    smpl = get_smpl(paths.models)
-    start = time.time()
-    train = render_set(smpl, s.train_renders, s.render_seed)
-    heldout = render_set(smpl, s.heldout_renders, s.render_seed + 1000)
-    logger.info("%d renders in %.0f s", len(train) + len(heldout), time.time() - start)
+    key = manifest_key(paths, s)
+    reused = reused_manifest(paths, key)
+    if reused is not None:
+        return reused
+    train, heldout = render_sets(render_set, get_smpl(paths.models), s)
     ctx = FixtureContext(paths.data, paths.models)
     regressor = write_h36m_regressor(ctx)
     repeats = max(1, math.ceil(s.listed / len(train)))
@@ -245,13 +235,53 @@ def prepare_renders(paths: Paths, s: RenderSettings) -> dict[str, Any]:
     eval_ctx = FixtureContext(paths.data_train_eval, paths.models)
     write_pw3d_test(eval_ctx, train[:num_eval], [by_index[i] for i in range(num_eval)])
     write_h36m_regressor(eval_ctx)
-    mean_pose, mean_shape = mean_parameters(train)
+    return write_manifest(paths, key, repeats, *mean_parameters(train))
+
+
+def render_sets(
+    render: Callable[[Any, int, int], list], model: Any, s: RenderSettings
+) -> tuple[list, list]:
+    """``(training, held-out)`` renders by ``render(model, count, seed)``, seeds ``render_seed``
+    and ``render_seed + 1000``."""
+    start = time.time()
+    train = render(model, s.train_renders, s.render_seed)
+    heldout = render(model, s.heldout_renders, s.render_seed + 1000)
+    logger.info("%d renders in %.0f s", len(train) + len(heldout), time.time() - start)
+    return train, heldout
+
+
+def manifest_key(paths: Paths, s: RenderSettings, **extra: Any) -> dict[str, Any]:
+    """What ``renders.json`` records of the settings (the model folder relative to ``out``
+    when it lies inside it)."""
+    models = osp.relpath(paths.models, paths.out)
+    return {**s.__dict__, **extra, "models": paths.models if models.startswith("..") else models}
+
+
+def reused_manifest(paths: Paths, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The manifest of renders made with the same ``key``; otherwise None, after removing the
+    data folders of other renders."""
+    if osp.isfile(paths.manifest):
+        with open(paths.manifest) as f:
+            manifest = json.load(f)
+        if manifest.get("settings") == key:
+            logger.info("reusing the renders in %s", paths.out)
+            return manifest
+    for folder in (paths.data, paths.data_train_eval):
+        shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
+def write_manifest(
+    paths: Paths, key: dict[str, Any], repeats: int, mean_pose: np.ndarray, mean_shape: np.ndarray
+) -> dict[str, Any]:
+    """Write and return ``renders.json``: settings, repeats, the training set's mean parameters
+    and the size (MB) of the two data folders."""
     manifest = {
         "settings": key,
         "repeats": repeats,
         "mean_pose": mean_pose.tolist(),
         "mean_shape": mean_shape.tolist(),
-        "size_mb": round(_folder_bytes([paths.data, paths.data_train_eval]) / 2**20, 1),
+        "size_mb": round(folder_bytes([paths.data, paths.data_train_eval]) / 2**20, 1),
     }
     with open(paths.manifest, "w") as f:
         json.dump(manifest, f, indent=1)
@@ -260,7 +290,6 @@ def prepare_renders(paths: Paths, s: RenderSettings) -> dict[str, Any]:
 
 def evaluate_mean_pose(paths: Paths, manifest: dict[str, Any], data_dir: str) -> dict[str, float]:
     """3DPW ``evaluate`` of the mean SMPL parameters predicted for every sample."""
-    import torch
     import torchvision.transforms as T
 
     from common.utils.human_models import get_smpl
@@ -269,71 +298,56 @@ def evaluate_mean_pose(paths: Paths, manifest: dict[str, Any], data_dir: str) ->
 
     cfg = make_config("body", human_model_path=paths.models, data_dir=data_dir, testset="PW3D")
     dataset = get_dataset_class("PW3D")(cfg, T.ToTensor(), "test")
-    pose = torch.tensor(manifest["mean_pose"], dtype=torch.float32)[None]
-    with torch.no_grad():
-        mesh = get_smpl(paths.models).layer("neutral")(
-            global_orient=pose[:, :3], body_pose=pose[:, 3:],
-            betas=torch.tensor(manifest["mean_shape"], dtype=torch.float32)[None],
-        ).vertices[0].numpy()  # fmt: skip
+    mesh = mean_mesh(get_smpl(paths.models).layer("neutral"), "body_pose", manifest)
     outs = [{"smpl_mesh_cam": mesh, "smpl_mesh_cam_target": dataset[i][1]["smpl_mesh_cam"]}
             for i in range(len(dataset))]  # fmt: skip
-    result = dataset.evaluate(outs, 0)
+    return pw3d_summary(dataset.evaluate(outs, 0))
+
+
+def mean_mesh(layer: Any, pose_key: str, manifest: dict[str, Any]) -> np.ndarray:
+    """(V, 3) vertices, m, of the manifest's ``mean_pose`` (root, then the pose passed to the
+    layer as ``pose_key``) and ``mean_shape`` through the smplx ``layer``, no translation."""
+    import torch
+
+    pose = torch.tensor(manifest["mean_pose"], dtype=torch.float32)[None]
+    with torch.no_grad():
+        out = layer(global_orient=pose[:, :3], **{pose_key: pose[:, 3:]},
+                    betas=torch.tensor(manifest["mean_shape"], dtype=torch.float32)[None])  # fmt: skip
+    return out.vertices[0].numpy()
+
+
+def pw3d_summary(result: dict[str, list]) -> dict[str, float]:
+    """Means (mm) of the :data:`METRICS` lists of 3DPW ``evaluate`` results."""
     return {key: float(np.mean(result[key])) for key, _ in METRICS}
 
 
-# ---- report ------------------------------------------------------------------------------
-
-
-def results_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
-    """Markdown table: one row per (set, prediction), one column per metric (mm)."""
-    lines = ["| renders | prediction | " + " | ".join(label for _, label in METRICS) + " |",
-             "|---|---|" + "---:|" * len(METRICS)]  # fmt: skip
-    for set_key, set_label in SETS:
-        for pred in ("untrained", "mean pose", "trained"):
-            values = results[set_key][pred]
-            cells = " | ".join(f"{values[key]:.1f}" for key, _ in METRICS)
-            lines.append(f"| {set_label} | {pred} | {cells} |")
-    return "\n".join(lines)
-
-
-def checks(results: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, Any]]:
-    """The two goals as ratios of PA-MPJPE (trained / baseline; goal <= 0.5)."""
-    out = {}
-    for name, set_key, base in (("train_vs_untrained", "train", "untrained"),
-                                ("heldout_vs_mean_pose", "heldout", "mean pose")):  # fmt: skip
-        ratio = results[set_key]["trained"]["pa_mpjpe"] / results[set_key][base]["pa_mpjpe"]
-        out[name] = {"ratio": round(ratio, 3), "goal": 0.5, "met": bool(ratio <= 0.5)}
-    return out
-
-
-def format_report(report: dict[str, Any]) -> str:
-    s, run, man = report["settings"], report["training"], report["renders"]
-    head = (
-        f"device {s['gpu']}; {man['settings']['train_renders']} training renders (listed "
-        f"{man['repeats']}x), {man['settings']['heldout_renders']} held-out, "
-        f"{min(s['train_eval'], s['train_renders'])} training renders evaluated; "
-        f"{man['size_mb']} MB; trained {run['iterations']} iterations of batch "
-        f"{run['batch_size']} in {run['seconds']:.0f} s ({run['epochs']} epochs, "
-        f"{run['cpu_seconds']:.0f} CPU s, load average {run['load_average']})"
-    )
-    lines = [head, "", results_table(report["results"]), ""]
-    for name, c in report["checks"].items():
-        lines.append(f"{name}: PA-MPJPE ratio {c['ratio']:.3f} (goal <= {c['goal']}): "
-                     f"{'met' if c['met'] else 'not met'}")  # fmt: skip
-    return "\n".join(lines)
+def first_heldout_body(data_dir: str) -> tuple[str, list[float]]:
+    """Image path and box ``[x, y, w, h]`` (px) of the first held-out render."""
+    with open(osp.join(data_dir, "PW3D", "data", "3DPW_test.json")) as f:
+        db = json.load(f)
+    image = db["images"][0]
+    folder = osp.join(data_dir, "PW3D", "data", "imageFiles", image["sequence"])
+    return osp.join(folder, image["file_name"]), db["annotations"][0]["bbox"]
 
 
 __all__ = [
     "METRICS",
     "Paths",
     "RenderSettings",
-    "checks",
     "evaluate_mean_pose",
-    "format_report",
+    "first_heldout_body",
+    "folder_bytes",
+    "link_or_copy",
     "make_paths",
+    "manifest_key",
+    "mean_mesh",
     "mean_parameters",
     "prepare_renders",
-    "results_table",
+    "pw3d_summary",
+    "render_sets",
+    "reused_manifest",
     "write_human36m_train",
+    "write_jpeg",
+    "write_manifest",
     "write_pw3d_test",
 ]
