@@ -332,6 +332,8 @@ def _check_run_length(values: dict[str, Any]) -> None:
     share = values.get("max_bad_share", 0.01)
     if not 0.0 <= float(share) <= 1.0:
         raise ConfigError(f"--max_bad_share: expected a share in [0, 1], got {share}")
+    if "lr" in values and not float(values["lr"]) > 0:  # also refuses NaN
+        raise ConfigError(f"--lr: expected a positive learning rate, got {values['lr']}")
 
 
 def refuse_training_only(settings: object, run: str) -> None:

@@ -62,8 +62,6 @@ def main(argv=None) -> None:
         raise ConfigError("--reset_epoch: only valid together with --snapshot PATH")
     extra = {"max_bad_share": args.max_bad_share} if args.max_bad_share is not None else {}
     if args.lr is not None:
-        if not args.lr > 0:
-            raise ConfigError(f"--lr: expected a positive learning rate, got {args.lr}")
         extra["lr"] = args.lr
     cfg = config_from_args(
         args,

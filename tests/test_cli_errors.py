@@ -49,6 +49,17 @@ def test_bad_config_is_one_line_and_debug_shows_the_traceback(tmp_path, capsys) 
     assert "--max_itr_per_epoch" in line
     line = _one_error_line(capsys, test_script.main, argv[:-2])
     assert line == "error: --test_epoch: required (or --snapshot PATH)"
+    for bad in ("0", "-1e-4", "nan"):
+        line = _one_error_line(capsys, train_script.main, argv[:-2] + [f"--lr={bad}"])
+        assert line.startswith("error: --lr: expected a positive learning rate"), line
+
+
+def test_learning_rate_is_checked_by_the_config() -> None:
+    from main.config import make_config
+
+    assert make_config("body", lr=1e-3).lr == 1e-3
+    with pytest.raises(ConfigError, match="--lr: expected a positive learning rate"):
+        make_config("body", lr=0.0)
 
 
 def test_unexpected_exceptions_keep_their_traceback() -> None:

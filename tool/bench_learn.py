@@ -12,10 +12,10 @@ held-out renders for three predictions of the same run:
 * ``trained``: the last snapshot of the run.
 
 Training follows the original schedule compressed into the budget: 7 epochs, the learning rate
-divided by 10 after epochs 4 and 6. Epoch 0 runs a few iterations and its speed sets the number of
-iterations of epochs 1-6 (resumed with ``--continue``), so the run fits ``--minutes``; with
-``--iterations N`` the count is fixed instead (one run; ``--epochs 4`` or fewer keeps the learning
-rate constant). Only the last snapshot is kept. The backbone starts from its random initialisation
+divided by 10 after epochs 4 and 6. Epoch 0 runs 40 iterations whose second half times a step,
+and that sets the number of iterations of epochs 1-6 (resumed with ``--continue``), so the run
+fits ``--minutes``; with ``--iterations N`` the count is fixed instead (one run; ``--epochs 4`` or
+fewer keeps the learning rate constant). The presets train at a learning rate of 1e-3 (``--lr``). Only the last snapshot is kept. The backbone starts from its random initialisation
 (no ImageNet weights offline) unless ``--backbone_weights`` gives a local ImageNet state dict.
 
 Everything goes under ``--out`` (default ``output/bench_learn``); renders are reused when the

@@ -31,7 +31,6 @@ _LOG_TIME = "%m-%d %H:%M:%S"  # timestamps of the run logs
 logger = logging.getLogger("bench_learn")
 
 
-
 def common_args(paths: Paths, s: Settings, data_dir: str, output_dir: str) -> list[str]:
     """Flags shared by the ``main/train.py`` and ``main/test.py`` commands of a run."""
     flags = {
@@ -124,12 +123,15 @@ def train(paths: Paths, s: Settings) -> dict[str, Any]:
                                         str(per_epoch)])  # fmt: skip
         _run_train(cmd, log_path, max(30.0, 1.15 * (budget - first)))
         counts = [k0] + [per_epoch] * (s.epochs - 1)
-    latest = _latest_snapshot(osp.join(run_dir, "model_dump"))
+    from main.runtime import find_latest_snapshot, snapshot_path
+
+    model_dir = osp.join(run_dir, "model_dump")
+    latest = find_latest_snapshot(model_dir)
     if latest is None:
         raise RuntimeError(f"training wrote no snapshot; see {log_path}")
     done = latest[1] + 1
     for epoch in range(latest[1]):  # only the last snapshot is used (each is ~300 MB)
-        old = osp.join(run_dir, "model_dump", f"snapshot_{epoch}.pth.tar")
+        old = snapshot_path(model_dir, epoch)
         if osp.isfile(old):
             os.remove(old)
     return {
@@ -147,16 +149,6 @@ def _children_cpu() -> float:
     """User + system CPU seconds of the finished child processes."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def _latest_snapshot(model_dir: str) -> tuple[str, int] | None:
-    """Newest ``snapshot_<N>.pth.tar`` of ``model_dir`` as (path, N)."""
-    found = []
-    for name in os.listdir(model_dir) if osp.isdir(model_dir) else ():
-        match = re.fullmatch(r"snapshot_(\d+)\.pth\.tar", name)
-        if match:
-            found.append((int(match.group(1)), osp.join(model_dir, name)))
-    return None if not found else (max(found)[1], max(found)[0])
 
 
 def listed_batches(s: Settings) -> int:
